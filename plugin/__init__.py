@@ -1,0 +1,49 @@
+"""Ghostless: every interviewed candidate hears from the employer before a deadline.
+
+`create_app(settings=None)` is the only entry point for the web process; nothing happens at import.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify
+
+from plugin.settings import Settings
+
+MAX_BODY_BYTES = 1024 * 1024  # 1 MB: larger requests get 413 before they are read
+
+
+def create_app(settings: Settings | None = None, runtime: "object | None" = None) -> Flask:
+    """Build the web app. `runtime` lets a process (serve, demo, tests) share its services."""
+    from plugin import runtime as runtime_module
+    from plugin.api import register_api
+    from plugin.health import bp as health_bp
+
+    if runtime is None:
+        settings = (settings or Settings.from_env()).ensure_secret_key()
+        rt = runtime_module.build(settings)
+        runtime_module.install(rt)
+    else:
+        rt = runtime  # type: ignore[assignment]
+        settings = rt.settings  # type: ignore[attr-defined]
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["ghostless"] = rt
+
+    @app.teardown_appcontext
+    def close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    app.register_blueprint(health_bp)
+    register_api(app)
+    return app

@@ -1,0 +1,72 @@
+"""The JSON API under /api/v1: canonical events, policies, records. OpenAPI at /api/v1/openapi.json.
+
+Every route except the OpenAPI document needs `Authorization: Bearer <org API key>`; the key decides
+the organisation, and every query below is filtered by it (one organisation never sees another's data).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app, g, request
+from flask_smorest import Api, abort
+from sqlalchemy.orm import Session
+
+from plugin import clock
+from plugin.models import Organization
+from plugin.orgs import organization_for_key
+
+
+def register_api(app: Flask) -> Api:
+    from plugin.api.events import blp as events_blp
+    from plugin.api.policies import blp as policies_blp
+    from plugin.api.records import blp as records_blp
+
+    app.config.update(
+        API_TITLE="Ghostless API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "security": [{"bearerAuth": []}],
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "info": {"description": "Every interviewed candidate hears from the employer before a deadline."},
+        },
+    )
+    api = Api(app)
+    for blueprint in (events_blp, policies_blp, records_blp):
+        blueprint.before_request(authenticate)
+        api.register_blueprint(blueprint)
+    return api
+
+
+def db_session() -> Session:
+    """One session per request, closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["ghostless"].db.sessionmaker()
+    return g.db_session
+
+
+def authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        abort(401, message="Send your organisation's API key as 'Authorization: Bearer <key>'.",
+              headers={"WWW-Authenticate": "Bearer"})
+    found = organization_for_key(db_session(), token.strip())
+    if found is None:
+        abort(401, message="This API key is not valid (unknown or revoked).", headers={"WWW-Authenticate": "Bearer"})
+    org, key = found
+    g.org_id = org.id
+    g.actor = f"api-key:{key.prefix}"
+
+
+def current_org(session: Session) -> Organization:
+    org = session.get(Organization, g.org_id)
+    assert org is not None
+    return org
+
+
+def now() -> datetime:
+    return clock.now()

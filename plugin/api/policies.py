@@ -1,0 +1,141 @@
+"""GET/PUT /api/v1/policies/organization and /api/v1/policies/jobs/<job id>.
+
+PUT replaces the override set at that level (fields left out fall back to the level above) and
+recomputes the deadlines of every open obligation it governs, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+
+from plugin.api import current_org, db_session, now
+from plugin.models import Application, Job, Obligation, ObligationState, Organization
+from plugin.sla.obligations import audit, recompute
+from plugin.sla.policy import DEFAULT_POLICY, merge_policy, parse_hhmm
+
+blp = Blueprint("policies", __name__, url_prefix="/api/v1/policies", description="SLA policies")
+
+_HHMM = validate.Regexp(re.compile(r"^([01]\d|2[0-3]):[0-5]\d$"), error="Use 24-hour HH:MM, e.g. 09:00.")
+
+
+def _days(maximum: int, allow_none: bool = False) -> fields.Integer:
+    return fields.Integer(validate=validate.Range(min=0 if allow_none else 1, max=maximum), allow_none=allow_none,
+                          strict=True)
+
+
+class PolicySchema(Schema):
+    """Every field optional; unknown fields are refused (a typo must not be silently ignored)."""
+
+    class Meta:
+        unknown = RAISE
+
+    first_update_working_days = _days(60)
+    promised_decision_grace_working_days = fields.Integer(validate=validate.Range(min=0, max=30), strict=True)
+    cadence_working_days = _days(60)
+    recruiter_reminder_working_days_before = _days(30, allow_none=True)
+    hiring_manager_reminder_working_days_before = _days(30, allow_none=True)
+    reminder_time = fields.String(validate=_HHMM)
+    autopilot = fields.Boolean(truthy={True}, falsy={False})
+    next_steps = fields.Boolean(truthy={True}, falsy={False})
+    rejection_min_delay_working_days = fields.Integer(validate=validate.Range(min=0, max=30), strict=True)
+    job_closed_hold_minutes = fields.Integer(validate=validate.Range(min=0, max=7 * 24 * 60), strict=True)
+    send_window_start = fields.String(validate=_HHMM)
+    send_window_end = fields.String(validate=_HHMM)
+
+    @validates_schema
+    def window_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        start = data.get("send_window_start", DEFAULT_POLICY.send_window_start)
+        end = data.get("send_window_end", DEFAULT_POLICY.send_window_end)
+        try:
+            if parse_hhmm(start) >= parse_hhmm(end):
+                raise ValidationError("The send window must end after it starts.", "send_window_end")
+        except ValueError:
+            pass  # the field validators already reported the format
+
+
+class PolicyResponseSchema(Schema):
+    level = fields.String()
+    job_id = fields.String(allow_none=True)
+    overrides = fields.Dict()
+    effective = fields.Dict()
+    recomputed = fields.Integer(metadata={"description": "open deadlines that moved (PUT only)"})
+
+
+def _validate_against(parent: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """The effective window must still be valid once merged with the level above."""
+    merged = merge_policy(parent, overrides)
+    if parse_hhmm(merged.send_window_start) >= parse_hhmm(merged.send_window_end):
+        abort(422, message="Invalid policy; nothing was changed.",
+              errors={"json": {"send_window_end": ["The send window must end after it starts."]}})
+
+
+@blp.route("/organization")
+class OrganizationPolicy(MethodView):
+    @blp.response(200, PolicyResponseSchema)
+    def get(self) -> dict[str, Any]:
+        org = current_org(db_session())
+        return {"level": "organization", "job_id": None, "overrides": org.policy or {},
+                "effective": merge_policy(org.policy).to_dict()}
+
+    @blp.arguments(PolicySchema)
+    @blp.response(200, PolicyResponseSchema)
+    def put(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        session = db_session()
+        org = current_org(session)
+        _validate_against({}, overrides)
+        before = dict(org.policy or {})
+        org.policy = overrides
+        audit(session, org.id, "policy", "organization", "replaced", now(), g.actor, before=before, after=overrides)
+        moved = _recompute(session, org, job=None)
+        session.commit()
+        return {"level": "organization", "job_id": None, "overrides": overrides,
+                "effective": merge_policy(overrides).to_dict(), "recomputed": moved}
+
+
+@blp.route("/jobs/<string:job_id>")
+class JobPolicy(MethodView):
+    @blp.response(200, PolicyResponseSchema)
+    def get(self, job_id: str) -> dict[str, Any]:
+        session = db_session()
+        org = current_org(session)
+        job = _job(session, org, job_id)
+        return {"level": "job", "job_id": job_id, "overrides": job.policy_override or {},
+                "effective": merge_policy(org.policy, job.policy_override).to_dict()}
+
+    @blp.arguments(PolicySchema)
+    @blp.response(200, PolicyResponseSchema)
+    def put(self, overrides: dict[str, Any], job_id: str) -> dict[str, Any]:
+        session = db_session()
+        org = current_org(session)
+        job = _job(session, org, job_id)
+        _validate_against(org.policy or {}, overrides)
+        before = dict(job.policy_override or {})
+        job.policy_override = overrides
+        audit(session, org.id, "policy", f"job:{job_id}", "replaced", now(), g.actor, before=before, after=overrides)
+        moved = _recompute(session, org, job=job)
+        session.commit()
+        return {"level": "job", "job_id": job_id, "overrides": overrides,
+                "effective": merge_policy(org.policy, overrides).to_dict(), "recomputed": moved}
+
+
+def _job(session, org: Organization, external_id: str) -> Job:  # type: ignore[no-untyped-def]
+    job = session.scalar(select(Job).where(Job.org_id == org.id, Job.external_id == external_id))
+    if job is None:
+        abort(404, message=f"No job with id {external_id!r} in this organisation. Jobs appear with their first event.")
+    return job
+
+
+def _recompute(session, org: Organization, job: Job | None) -> int:  # type: ignore[no-untyped-def]
+    query = (select(Obligation).join(Application, Obligation.application_id == Application.id)
+             .where(Obligation.org_id == org.id, Obligation.state == ObligationState.OPEN))
+    if job is not None:
+        query = query.where(Application.job_id == job.id)
+    at = now()
+    return sum(1 for obligation in session.scalars(query) if recompute(obligation, org, at, g.actor))

@@ -1,0 +1,150 @@
+"""Read-only records: applications (with their timeline), obligations and notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from plugin.api import current_org, db_session
+from plugin.models import (
+    Application,
+    AuditEntry,
+    Notification,
+    NotificationKind,
+    NotificationState,
+    Obligation,
+    ObligationState,
+)
+
+blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Applications, obligations, notifications")
+
+
+class ObligationSchema(Schema):
+    id = fields.Integer()
+    application_id = fields.Function(lambda o: o.application.external_id)
+    cycle = fields.Integer()
+    state = fields.Function(lambda o: o.state.value)
+    opened_at = fields.DateTime()
+    opened_by = fields.String()
+    due_at = fields.DateTime()
+    next_rung = fields.Function(lambda o: o.next_rung.value)
+    next_action_at = fields.DateTime(allow_none=True)
+    discharged_at = fields.DateTime(allow_none=True)
+    discharged_by = fields.String(allow_none=True)
+    closed_reason = fields.String(allow_none=True)
+    met = fields.Boolean(allow_none=True)
+    breached_at = fields.DateTime(allow_none=True)
+    breach_reason = fields.String(allow_none=True)
+    at_risk = fields.Boolean()
+    autopilot_stepped_in = fields.Boolean()
+    owner_email = fields.String(allow_none=True)
+
+
+class NotificationSchema(Schema):
+    id = fields.Integer()
+    kind = fields.Function(lambda n: n.kind.value)
+    state = fields.Function(lambda n: n.state.value)
+    autopilot = fields.Boolean()
+    recipient_email = fields.String(allow_none=True)
+    subject = fields.String(allow_none=True)
+    scheduled_for = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+    provider_message_id = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    cancelled_reason = fields.String(allow_none=True)
+
+
+class TimelineEntrySchema(Schema):
+    at = fields.DateTime()
+    entity = fields.String()
+    entity_id = fields.String()
+    action = fields.String()
+    actor = fields.String()
+    after = fields.Dict(allow_none=True)
+
+
+class ApplicationSchema(Schema):
+    id = fields.String(attribute="external_id")
+    status = fields.Function(lambda a: a.status.value)
+    stage = fields.String(allow_none=True)
+    job_id = fields.Function(lambda a: a.job.external_id)
+    job_title = fields.Function(lambda a: a.job.title)
+    candidate_id = fields.Function(lambda a: a.candidate.external_id)
+    candidate_name = fields.Function(lambda a: a.candidate.name)
+    decision_expected_by = fields.Date(allow_none=True)
+    obligations = fields.List(fields.Nested(ObligationSchema))
+    notifications = fields.List(fields.Nested(NotificationSchema))
+    timeline = fields.List(fields.Nested(TimelineEntrySchema))
+
+
+class ListArgs(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class ObligationListArgs(ListArgs):
+    state = fields.String(validate=validate.OneOf([s.value for s in ObligationState]))
+
+
+class NotificationListArgs(ListArgs):
+    kind = fields.String(validate=validate.OneOf([k.value for k in NotificationKind]))
+    state = fields.String(validate=validate.OneOf([s.value for s in NotificationState]))
+
+
+@blp.route("/applications/<string:application_id>")
+class ApplicationDetail(MethodView):
+    @blp.response(200, ApplicationSchema)
+    def get(self, application_id: str) -> dict[str, Any]:
+        session = db_session()
+        org = current_org(session)
+        app = session.scalar(select(Application).where(Application.org_id == org.id,
+                                                       Application.external_id == application_id))
+        if app is None:
+            abort(404, message=f"No application with id {application_id!r} in this organisation.")
+        obligations = session.scalars(select(Obligation).where(Obligation.application_id == app.id)
+                                      .order_by(Obligation.cycle.desc())).all()
+        notifications = session.scalars(select(Notification).where(Notification.application_id == app.id)
+                                        .order_by(Notification.scheduled_for.desc())).all()
+        entity_ids = ([("application", str(app.id))] + [("obligation", str(o.id)) for o in obligations]
+                      + [("notification", str(n.id)) for n in notifications])
+        timeline = [
+            e for e in session.scalars(
+                select(AuditEntry).where(AuditEntry.org_id == org.id,
+                                         AuditEntry.entity.in_({k for k, _ in entity_ids}))
+                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            ) if (e.entity, e.entity_id) in set(entity_ids)
+        ]
+        return {**ApplicationSchema().dump(app), "obligations": obligations, "notifications": notifications,
+                "timeline": timeline, "decision_expected_by": app.decision_expected_by}
+
+
+@blp.route("/obligations")
+class ObligationList(MethodView):
+    @blp.arguments(ObligationListArgs, location="query")
+    @blp.response(200, ObligationSchema(many=True))
+    def get(self, args: dict[str, Any]) -> list[Obligation]:
+        session = db_session()
+        org = current_org(session)
+        query = select(Obligation).where(Obligation.org_id == org.id)
+        if "state" in args:
+            query = query.where(Obligation.state == ObligationState(args["state"]))
+        return list(session.scalars(query.order_by(Obligation.due_at).limit(args["limit"])))
+
+
+@blp.route("/notifications")
+class NotificationList(MethodView):
+    @blp.arguments(NotificationListArgs, location="query")
+    @blp.response(200, NotificationSchema(many=True))
+    def get(self, args: dict[str, Any]) -> list[Notification]:
+        session = db_session()
+        org = current_org(session)
+        query = select(Notification).where(Notification.org_id == org.id)
+        if "kind" in args:
+            query = query.where(Notification.kind == NotificationKind(args["kind"]))
+        if "state" in args:
+            query = query.where(Notification.state == NotificationState(args["state"]))
+        return list(session.scalars(query.order_by(Notification.scheduled_for.desc()).limit(args["limit"])))

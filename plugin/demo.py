@@ -1,0 +1,171 @@
+"""`ghostless demo`: a whole hiring round, weeks long, through the real API, sweep, queue and worker.
+
+1. A fresh embedded instance in <instance>/demo (SQLite, embedded Redis, .eml outbox), wiped first.
+2. The organisation from the round file and an API key.
+3. A simulated clock jumps from one interesting instant to the next (an event's occurred_at, or the
+   next deadline action the ledger has stored); at each stop the due events are POSTed to
+   /api/v1/events, one sweep tick runs, and an RQ worker drains the queue.
+4. A summary, then (unless --no-serve) the app is served with the clock left at the round's end.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from plugin import clock, create_app, runtime
+from plugin.migrate import upgrade
+from plugin.models import (
+    Application,
+    Interview,
+    InterviewStatus,
+    Notification,
+    NotificationState,
+    Obligation,
+    ObligationState,
+)
+from plugin.orgs import create_organization
+from plugin.processes import run_worker, serve, sweep_once
+from plugin.settings import Settings
+
+
+def default_round_file() -> Path:
+    here = Path(__file__).parent
+    for candidate in (here / "examples" / "demo" / "round.json", here.parent / "examples" / "demo" / "round.json"):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError("examples/demo/round.json is missing from this installation")
+
+
+def run_demo(settings: Settings, *, serve: bool = True, round_file: str | None = None, port: int = 5000,
+             out: Any = None) -> int:
+    out = out or sys.stdout
+    path = Path(round_file) if round_file else default_round_file()
+    script = json.loads(path.read_text())
+    demo_dir = settings.instance_dir / "demo"
+    if demo_dir.exists():
+        shutil.rmtree(demo_dir)
+    demo_settings = Settings(instance_dir=demo_dir, secret_key=settings.secret_key, base_url=settings.base_url,
+                             log_level="WARNING")
+    rt = runtime.build(demo_settings)
+    runtime.install(rt)
+    try:
+        upgrade(rt.db)
+        summary = play(rt, script, out)
+        _print_summary(summary, rt, out)
+        if serve:
+            print(f"\nAPI key for the demo organisation: {summary['api_key']}", file=out)
+            _serve(rt, port)
+    finally:
+        rt.close()
+    return 0
+
+
+def play(rt: runtime.Runtime, script: dict[str, Any], out: Any) -> dict[str, Any]:
+    start = datetime.fromisoformat(script["starts_at"])
+    end = datetime.fromisoformat(script["runs_until"])
+    events = sorted(script["events"], key=lambda e: datetime.fromisoformat(e["occurred_at"]))
+    sim = clock.FrozenClock(start)
+    clock.install(sim)
+    spec = script["organization"]
+    with rt.db.session() as session:
+        org, api_key = create_organization(
+            session, spec["name"], timezone=spec["timezone"], country=spec.get("country"),
+            subdivision=spec.get("subdivision"), now=sim.now(), sender_name=spec.get("sender_name"),
+            sender_email=spec.get("sender_email"), escalation_email=spec.get("escalation_email"),
+        )
+        org_name = org.name
+    client = create_app(runtime=rt).test_client()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    print(f"Playing {len(events)} events for {org_name} from {start:%a %d %b %Y} to {end:%a %d %b %Y}...", file=out)
+
+    index, steps, last_week = 0, 0, None
+    while True:
+        now = sim.now()
+        batch = []
+        while index < len(events) and datetime.fromisoformat(events[index]["occurred_at"]) <= now:
+            batch.append(events[index])
+            index += 1
+        if batch:
+            response = client.post("/api/v1/events", json={"events": batch}, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"the demo round was refused: {response.status_code} {response.get_json()}")
+        sweep_once(rt, now)
+        if rt.queue.count:
+            run_worker(rt, burst=True, simple=True)
+        steps += 1
+        week = now.isocalendar()[1]
+        if week != last_week:
+            print(f"  {now.astimezone(start.tzinfo):%a %d %b}: {index}/{len(events)} events played", file=out)
+            last_week = week
+        upcoming = _next_instant(rt, events[index]["occurred_at"] if index < len(events) else None, now)
+        if upcoming is None or upcoming > end:
+            break
+        sim.set(upcoming)
+    return {"api_key": api_key, "steps": steps, "end": sim.now(), "events": len(events)}
+
+
+def _next_instant(rt: runtime.Runtime, next_event: str | None, now: datetime) -> datetime | None:
+    """The earliest future instant at which something happens: an event, a rung, a message, an interview end."""
+    with rt.db.session() as session:
+        candidates = [
+            session.scalar(select(func.min(Obligation.next_action_at)).where(Obligation.next_action_at > now)),
+            session.scalar(select(func.min(Notification.scheduled_for))
+                           .where(Notification.state == NotificationState.SCHEDULED, Notification.scheduled_for > now)),
+            session.scalar(select(func.min(Interview.ends_at))
+                           .where(Interview.status == InterviewStatus.SCHEDULED,
+                                  Interview.obligation_opened_at.is_(None), Interview.ends_at > now)),
+        ]
+    if next_event is not None:
+        candidates.append(datetime.fromisoformat(next_event))
+    future = [c for c in candidates if c is not None and c > now]
+    return min(future) if future else None
+
+
+def summarize(rt: runtime.Runtime) -> dict[str, Any]:
+    with rt.db.session() as session:
+        interviewed = session.scalar(select(func.count()).select_from(Application)
+                                     .where(Application.first_interview_ended_at.is_not(None))) or 0
+        by_kind = Counter(
+            {kind.value: count for kind, count in session.execute(
+                select(Notification.kind, func.count()).where(Notification.state == NotificationState.SENT)
+                .group_by(Notification.kind))}
+        )
+        discharged = session.scalars(select(Obligation).where(Obligation.state == ObligationState.DISCHARGED)).all()
+        on_time = sum(1 for o in discharged if o.met)
+        breaches = session.scalar(select(func.count()).select_from(Obligation)
+                                  .where(Obligation.breached_at.is_not(None))) or 0
+        autopilot = session.scalar(select(func.count()).select_from(Obligation)
+                                   .where(Obligation.autopilot_stepped_in.is_(True))) or 0
+        still_open = session.scalar(select(func.count()).select_from(Obligation)
+                                    .where(Obligation.state == ObligationState.OPEN)) or 0
+    return {"interviewed": interviewed, "messages": by_kind, "discharged": len(discharged), "on_time": on_time,
+            "breaches": breaches, "autopilot": autopilot, "open": still_open}
+
+
+def _print_summary(played: dict[str, Any], rt: runtime.Runtime, out: Any) -> None:
+    s = summarize(rt)
+    rate = f"{100 * s['on_time'] / s['discharged']:.1f}%" if s["discharged"] else "n/a"
+    print("\nSummary", file=out)
+    print(f"  events played:           {played['events']} (clock stopped {played['steps']} times)", file=out)
+    print(f"  candidates interviewed:  {s['interviewed']}", file=out)
+    print(f"  messages sent:           {sum(s['messages'].values())}", file=out)
+    for kind, count in sorted(s["messages"].items()):
+        print(f"    {kind:<26}{count}", file=out)
+    print(f"  on-time rate:            {rate} ({s['on_time']} of {s['discharged']} cycles heard by their deadline)",
+          file=out)
+    print(f"  autopilot stepped in:    {s['autopilot']} times", file=out)
+    print(f"  breaches:                {s['breaches']}", file=out)
+    print(f"  still waiting:           {s['open']} open obligations at the end of the round", file=out)
+    print(f"  outbox:                  {rt.settings.resolved_outbox_dir.resolve()}", file=out)
+
+
+def _serve(rt: runtime.Runtime, port: int) -> None:
+    serve(rt, "127.0.0.1", port)

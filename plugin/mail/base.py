@@ -1,0 +1,152 @@
+"""Provider-neutral mail types, errors and the header-safety rules every provider applies.
+
+Providers (outbox, SendGrid) call :func:`prepare` first, so that a hostile candidate name or
+subject can never add a header (``"Eve\\r\\nBcc: x@y"``), whatever transport is used afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+KIND_HEADER = "X-Ghostless-Kind"
+NOTIFICATION_ID_HEADER = "X-Ghostless-Notification-Id"
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    notification_id: int
+    kind: str  # e.g. "status_update", "reminder_recruiter"
+    sender: Address
+    to: Address
+    subject: str
+    text: str
+    html: str
+    reply_to: Address | None = None
+    # Extra headers, e.g. {"X-Ghostless-Autopilot": "yes"}.
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str | None
+
+
+class MailError(Exception):
+    """Base class: the message was not (known to be) handed to the provider."""
+
+
+class TransientMailError(MailError):
+    """429, 5xx, timeouts, connection errors: try again later.
+
+    ``retry_at`` is an aware UTC datetime when the provider said when to come back
+    (429 with ``X-RateLimit-Reset``); otherwise the caller picks its own backoff.
+    """
+
+    def __init__(self, message: str, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        if retry_at is not None and retry_at.tzinfo is None:
+            # A naive time would be silently read as local time by the scheduler.
+            raise ValueError("retry_at must be timezone-aware")
+        self.retry_at = retry_at
+
+
+class PermanentMailError(MailError):
+    """4xx other than 429, or a message we refuse to build: escalate, do not retry."""
+
+
+@runtime_checkable
+class MailProvider(Protocol):
+    name: str
+
+    def send(self, message: OutgoingMessage) -> SendResult: ...
+
+
+# --- header safety ---------------------------------------------------------------------------
+
+# Everything a mail parser could treat as a line break (CR, LF and the other characters
+# str.splitlines() splits on), plus the remaining C0 controls and DEL. Tab stays: it is legal
+# folding whitespace.
+_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]+")
+# RFC 5322 field name: printable ASCII except colon.
+_FIELD_NAME = re.compile(r"[!-9;-~]+")
+# The kind ends up in a file name and a SendGrid category, so keep it boring.
+_KIND = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Headers a provider sets itself (SendGrid also refuses overrides of most of these).
+_RESERVED_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-ID", "Sender",
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Received",
+        "DKIM-Signature", "x-sg-id", "x-sg-eid", KIND_HEADER, NOTIFICATION_ID_HEADER,
+    )
+)
+
+
+def clean_header_text(value: str) -> str:
+    """Replace line breaks and control characters with a space.
+
+    Stripping (rather than rejecting) keeps a mail to a candidate whose stored name is odd
+    flowing, while making header injection impossible.
+    """
+    return _UNSAFE_TEXT.sub(" ", value).strip()
+
+
+def _clean_address(address: Address, role: str) -> Address:
+    email = address.email.strip()
+    # An address is not free text: a control character or space means a bad record, and no
+    # retry will fix it.
+    if _UNSAFE_TEXT.search(email) or any(c.isspace() for c in email) or email.count("@") != 1:
+        raise PermanentMailError(f"invalid {role} address: {email!r}")
+    local, _, domain = email.partition("@")
+    if not local or not domain:
+        raise PermanentMailError(f"invalid {role} address: {email!r}")
+    name = clean_header_text(address.name) if address.name else None
+    return Address(email=email, name=name or None)
+
+
+def prepare(message: OutgoingMessage) -> OutgoingMessage:
+    """Return a copy that is safe to put on the wire, or raise PermanentMailError."""
+    if isinstance(message.notification_id, bool) or not isinstance(message.notification_id, int):
+        raise PermanentMailError("notification_id must be an int")
+    if message.notification_id < 0:
+        raise PermanentMailError("notification_id must not be negative")
+    if not _KIND.fullmatch(message.kind):
+        raise PermanentMailError(f"invalid kind: {message.kind!r}")
+    headers: dict[str, str] = {}
+    for name, value in message.headers.items():
+        if not _FIELD_NAME.fullmatch(name):
+            raise PermanentMailError(f"invalid header name: {name!r}")
+        if name.lower() in _RESERVED_HEADERS:
+            raise PermanentMailError(f"header {name!r} is set by the mail layer")
+        headers[name] = clean_header_text(str(value))
+    subject = clean_header_text(message.subject)
+    if not subject:
+        # SendGrid rejects an empty subject (minLength 1); fail the same way everywhere.
+        raise PermanentMailError("subject is empty")
+    return replace(
+        message,
+        sender=_clean_address(message.sender, "sender"),
+        to=_clean_address(message.to, "recipient"),
+        reply_to=_clean_address(message.reply_to, "reply-to") if message.reply_to else None,
+        subject=subject,
+        headers=headers,
+    )
+
+
+def ghostless_headers(message: OutgoingMessage) -> dict[str, str]:
+    """The X-Ghostless-* headers followed by the message's extra headers (already prepared)."""
+    return {
+        KIND_HEADER: message.kind,
+        NOTIFICATION_ID_HEADER: str(message.notification_id),
+        **message.headers,
+    }

@@ -1,0 +1,125 @@
+"""The embedded default provider: one RFC 5322 ``.eml`` file per notification.
+
+Used in development, the demo and tests, where no mail service is reachable. Files are named by
+notification id so a retried job finds its earlier send and does not mail twice.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from email import headerregistry
+from email.errors import HeaderParseError
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime
+from pathlib import Path
+
+from plugin.mail.base import (
+    Address,
+    OutgoingMessage,
+    PermanentMailError,
+    SendResult,
+    ghostless_headers,
+    prepare,
+)
+
+
+def _header_address(address: Address) -> headerregistry.Address:
+    # headerregistry.Address quotes and RFC 2047-encodes display names ("José Müller", names
+    # with commas) correctly; building "Name <addr>" strings by hand gets that wrong.
+    try:
+        return headerregistry.Address(display_name=address.name or "", addr_spec=address.email)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise PermanentMailError(f"invalid address {address.email!r}: {exc}") from exc
+
+
+def _message_id(message: OutgoingMessage) -> str:
+    domain = message.sender.email.rpartition("@")[2]
+    try:
+        # Message-ID must be ASCII; an internationalised sender domain goes in its IDNA form.
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        domain = "ghostless.invalid"
+    return f"<ghostless-{message.notification_id}@{domain}>"
+
+
+def build_email(message: OutgoingMessage, date: datetime) -> EmailMessage:
+    """Build the MIME message (text + html alternative) for an already prepared message."""
+    mail = EmailMessage(policy=email.policy.SMTP)
+    mail["From"] = _header_address(message.sender)
+    mail["To"] = _header_address(message.to)
+    if message.reply_to is not None:
+        mail["Reply-To"] = _header_address(message.reply_to)
+    mail["Subject"] = message.subject
+    mail["Date"] = format_datetime(date)
+    mail["Message-ID"] = _message_id(message)
+    for name, value in ghostless_headers(message).items():
+        mail[name] = value
+    # Quoted-printable keeps the file 7-bit clean (plain RFC 5322) while staying readable;
+    # the SMTP policy would otherwise pick raw 8bit for non-ASCII text.
+    mail.set_content(message.text, cte="quoted-printable")
+    mail.add_alternative(message.html, subtype="html", cte="quoted-printable")
+    return mail
+
+
+def _parse(path: Path) -> EmailMessage:
+    with path.open("rb") as handle:
+        parsed = BytesParser(policy=email.policy.default).parse(handle)
+    assert isinstance(parsed, EmailMessage)  # guaranteed by policy.default
+    return parsed
+
+
+class OutboxProvider:
+    name = "outbox"
+
+    def __init__(self, directory: Path, now: Callable[[], datetime]) -> None:
+        self.directory = Path(directory)
+        self._now = now  # injected so tests and the demo get a deterministic Date header
+
+    def path_for(self, message: OutgoingMessage) -> Path:
+        return self.directory / f"{message.notification_id:08d}-{message.kind}.eml"
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        message = prepare(message)  # validates kind too, so the file name below is safe
+        target = self.path_for(message)
+        if target.exists():
+            # Idempotent: a retried job must not produce a second mail. Report the id that was
+            # actually written, even if the sender changed in between.
+            existing = _parse(target)["Message-ID"]
+            return SendResult(provider_message_id=str(existing) if existing else _message_id(message))
+
+        date = self._now()
+        if date.tzinfo is None:
+            # A naive clock would produce "-0000" (unknown zone) and hide a wiring bug.
+            raise ValueError("the outbox clock must return timezone-aware datetimes")
+        payload = build_email(message, date).as_bytes()  # SMTP policy: CRLF line endings
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # Atomic: readers (the demo summary, tests) never see a half-written file, and a crash
+        # leaves at most a stray temp file that read_outbox ignores.
+        fd, tmp_name = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())  # "sent" must survive a crash
+            os.replace(tmp_name, target)
+        except BaseException:
+            try:
+                os.unlink(tmp_name)
+            except FileNotFoundError:
+                pass
+            raise
+        return SendResult(provider_message_id=_message_id(message))
+
+
+def read_outbox(directory: Path) -> list[EmailMessage]:
+    """All messages in the outbox, sorted by file name (i.e. by notification id)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return [_parse(path) for path in sorted(directory.glob("*.eml"))]

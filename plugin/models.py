@@ -1,0 +1,436 @@
+"""SQLAlchemy 2 typed models: the obligation ledger and everything around it.
+
+Every `*_at` column is an aware UTC instant (`UTCDateTime`). States are string enums stored as
+VARCHAR (no native PostgreSQL enum types: adding a state later is then a code change only).
+Each index says which query uses it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from plugin.db import Base, UTCDateTime
+
+
+def _enum(enum_cls: type[StrEnum]) -> Enum:
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    VIEWER = "viewer"
+
+
+class JobStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ApplicationStatus(StrEnum):
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    HIRED = "hired"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"  # the job closed and the candidate was told
+
+
+class InterviewStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class ObligationState(StrEnum):
+    OPEN = "open"
+    DISCHARGED = "discharged"  # the candidate heard from us (update, contact, decision)
+    CLOSED = "closed"  # nothing is owed any more (withdrawn, erased, hired elsewhere...)
+
+
+class Rung(StrEnum):
+    """The next step of the escalation ladder an open obligation is waiting for."""
+
+    REMINDER_RECRUITER = "reminder_recruiter"
+    REMINDER_HIRING_MANAGER = "reminder_hiring_manager"
+    AUTOPILOT = "autopilot"  # or the escalation to talent ops when autopilot is off
+    DEADLINE = "deadline"  # due_at passed: record the breach
+    DONE = "done"
+
+
+class NotificationKind(StrEnum):
+    NEXT_STEPS = "next_steps"
+    STATUS_UPDATE = "status_update"
+    REJECTION = "rejection"
+    JOB_CLOSED = "job_closed"
+    REMINDER_RECRUITER = "reminder_recruiter"
+    REMINDER_HIRING_MANAGER = "reminder_hiring_manager"
+    ESCALATION = "escalation"
+    DELIVERY_FAILED = "delivery_failed"
+
+    @property
+    def is_candidate_facing(self) -> bool:
+        return self in CANDIDATE_KINDS
+
+    @property
+    def discharges(self) -> bool:
+        """Whether sending this message means the candidate heard from us."""
+        return self in (NotificationKind.STATUS_UPDATE, NotificationKind.REJECTION, NotificationKind.JOB_CLOSED)
+
+
+CANDIDATE_KINDS = frozenset(
+    {NotificationKind.NEXT_STEPS, NotificationKind.STATUS_UPDATE, NotificationKind.REJECTION, NotificationKind.JOB_CLOSED}
+)
+
+
+class NotificationState(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for scheduled_for; the sweep enqueues it
+    QUEUED = "queued"  # an RQ job has been (or is about to be) enqueued
+    SENDING = "sending"  # a worker claimed it and is talking to the provider
+    SENT = "sent"  # the provider accepted it
+    FAILED = "failed"  # permanently failed; escalated
+    CANCELLED = "cancelled"  # no longer wanted (reopened, hired, erased, discharged...)
+
+
+class EventOutcome(StrEnum):
+    APPLIED = "applied"
+    IGNORED = "ignored"  # valid but changes nothing (older than current state, erased candidate...)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    holiday_country: Mapped[str | None] = mapped_column(String(8))
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(16))
+    working_weekdays: Mapped[str] = mapped_column(String(20), default="0,1,2,3,4")  # Monday=0
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    sender_email: Mapped[str | None] = mapped_column(String(320))
+    escalation_email: Mapped[str | None] = mapped_column(String(320))  # the talent-ops lead
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # overrides of DEFAULT_POLICY
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    closures: Mapped[list[ClosureDate]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan", order_by="ClosureDate.day"
+    )
+
+
+class ClosureDate(Base):
+    __tablename__ = "closure_dates"
+    __table_args__ = (UniqueConstraint("org_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    label: Mapped[str | None] = mapped_column(String(200))
+
+    organization: Mapped[Organization] = relationship(back_populates="closures")
+
+
+class ApiKey(Base):
+    """Shown once at creation; only a SHA-256 of the (high-entropy, random) key is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to recognise a key in lists
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # lookup on every API request
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    """Dashboard users (sign-in arrives with the dashboard)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("org_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("org_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(300))
+    department: Mapped[str | None] = mapped_column(String(200))
+    hiring_manager_name: Mapped[str | None] = mapped_column(String(200))
+    hiring_manager_email: Mapped[str | None] = mapped_column(String(320))
+    recruiter_name: Mapped[str | None] = mapped_column(String(200))
+    recruiter_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.OPEN)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    policy_override: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Candidate(Base):
+    __tablename__ = "candidates"
+    __table_args__ = (UniqueConstraint("org_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    erasure_reason: Mapped[str | None] = mapped_column(String(32))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    __table_args__ = (UniqueConstraint("org_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)  # erase / merge
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)  # job closed: open applications
+    status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus), default=ApplicationStatus.ACTIVE)
+    # occurred_at of the event that set `status`: an older event never overrides a newer one.
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stage: Mapped[str | None] = mapped_column(String(200))
+    stage_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_expected_by: Mapped[date | None] = mapped_column(Date)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    first_interview_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    candidate: Mapped[Candidate] = relationship()
+    job: Mapped[Job] = relationship()
+
+    @property
+    def interviewed(self) -> bool:
+        return self.first_interview_ended_at is not None
+
+
+class Interview(Base):
+    __tablename__ = "interviews"
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id"),
+        # Sweep: interviews whose end time passed without a "completed" event (many ATSs never send one).
+        Index(
+            "ix_interviews_awaiting_end",
+            "ends_at",
+            sqlite_where=text("status = 'scheduled' AND obligation_opened_at IS NULL"),
+            postgresql_where=text("status = 'scheduled' AND obligation_opened_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str | None] = mapped_column(String(200))
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[InterviewStatus] = mapped_column(_enum(InterviewStatus), default=InterviewStatus.SCHEDULED)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    obligation_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    application: Mapped[Application] = relationship()
+
+
+class Obligation(Base):
+    """'This candidate must hear from us by due_at' for one cycle of one application."""
+
+    __tablename__ = "obligations"
+    __table_args__ = (
+        # The sweep's query: open obligations whose next ladder step is due. Partial, so its size is
+        # the number of open obligations, and a tick reads only the rows that are due.
+        Index(
+            "ix_obligations_next_action_at",
+            "next_action_at",
+            sqlite_where=text("next_action_at IS NOT NULL"),
+            postgresql_where=text("next_action_at IS NOT NULL"),
+        ),
+        # One open obligation per application at a time.
+        Index(
+            "uq_obligations_open_application",
+            "application_id",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+        UniqueConstraint("application_id", "cycle"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    cycle: Mapped[int] = mapped_column(Integer)
+    state: Mapped[ObligationState] = mapped_column(_enum(ObligationState), default=ObligationState.OPEN)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    opened_by: Mapped[str] = mapped_column(String(32))  # interview | status_update | contact | reopened
+    anchor_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the instant the deadline counts from
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_rung: Mapped[Rung] = mapped_column(_enum(Rung))
+    next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    owner_email: Mapped[str | None] = mapped_column(String(320))  # who must act: the recruiter
+    discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    discharged_by: Mapped[str | None] = mapped_column(String(32))
+    closed_reason: Mapped[str | None] = mapped_column(String(32))
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    breach_reason: Mapped[str | None] = mapped_column(String(32))  # forgotten | autopilot_off | undeliverable
+    at_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    autopilot_stepped_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Optimistic lock: two sweepers that read the same row cannot both act on it; the second
+    # UPDATE ... WHERE version = <old> changes no row and SQLAlchemy raises StaleDataError.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    application: Mapped[Application] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the candidate heard by the deadline; None while open or if nothing was owed."""
+        if self.state != ObligationState.DISCHARGED or self.discharged_at is None:
+            return None
+        return self.discharged_at <= self.due_at
+
+
+class Notification(Base):
+    """One message to one person: the durable row between deciding to send and sending."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # Sweep: scheduled messages whose time has come.
+        Index(
+            "ix_notifications_due",
+            "scheduled_for",
+            sqlite_where=text("state = 'scheduled'"),
+            postgresql_where=text("state = 'scheduled'"),
+        ),
+        # Sweep: queued/sending rows whose job was lost (crash between commit and enqueue).
+        Index(
+            "ix_notifications_in_flight",
+            "queued_at",
+            sqlite_where=text("state IN ('queued', 'sending')"),
+            postgresql_where=text("state IN ('queued', 'sending')"),
+        ),
+        # Never two live messages with the same purpose (e.g. one status update per cycle).
+        Index(
+            "uq_notifications_dedupe_key",
+            "org_id",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("state != 'cancelled' AND dedupe_key IS NOT NULL"),
+            postgresql_where=text("state != 'cancelled' AND dedupe_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)  # timeline
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligations.id"), index=True)
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id"), index=True)  # erase
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind))
+    autopilot: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipient_email: Mapped[str | None] = mapped_column(String(320))
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[NotificationState] = mapped_column(_enum(NotificationState), default=NotificationState.SCHEDULED)
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # set by delivery events (later)
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    cancelled_reason: Mapped[str | None] = mapped_column(String(64))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    application: Mapped[Application | None] = relationship()
+    candidate: Mapped[Candidate | None] = relationship()
+
+
+class InboundEvent(Base):
+    """Every canonical event we accepted, raw and canonical, idempotent on (org, event id)."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("org_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(32), default="api")
+    event_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    candidate_external_id: Mapped[str | None] = mapped_column(String(200), index=True)  # erasure scrubs these
+    application_external_id: Mapped[str | None] = mapped_column(String(200))
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome: Mapped[EventOutcome] = mapped_column(_enum(EventOutcome))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who changed what, when, from what to what."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "org_id", "entity", "entity_id"),)  # a record's history
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))  # "api-key:<prefix>", "sweeper", "worker", "cli"
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

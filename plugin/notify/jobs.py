@@ -1,0 +1,139 @@
+"""The RQ job that sends one notification, and the dispatcher that enqueues it.
+
+`send_notification(id)` is safe to run twice and safe to die in:
+1. claim: queued -> sending, a conditional update that must change exactly one row (a second run
+   of the same job, or a duplicate enqueue, changes nothing and stops);
+2. re-check current state (a reopened application cancels its rejection) and render, committed, so
+   the stored content is exactly what was sent;
+3. send through the provider, outside any transaction;
+4. record the outcome: sent (and discharge the cycle), back to scheduled with a backoff on a
+   transient error (429 waits for X-RateLimit-Reset), or failed and escalated on a permanent one.
+A worker that dies between 2 and 4 leaves the row "sending"; the sweeper fails and escalates it
+rather than risk sending twice (SendGrid has no idempotency key).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+from sqlalchemy import update
+
+from plugin import clock, runtime
+from plugin.mail.base import PermanentMailError, TransientMailError
+from plugin.models import Notification, NotificationState
+from plugin.notify import compose
+from plugin.notify.render import TemplateError
+from plugin.sla import messages
+from plugin.sla.obligations import audit
+
+log = logging.getLogger(__name__)
+ACTOR = "worker"
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=3))
+
+
+def dispatch(queue: Queue, ids: Sequence[int]) -> None:
+    """Enqueue one job per notification. Called only after the rows were committed as `queued`."""
+    for notification_id in ids:
+        try:
+            queue.enqueue(
+                send_notification, notification_id, job_id=f"notification-{notification_id}", unique=True,
+                job_timeout=120, result_ttl=600, failure_ttl=7 * 24 * 3600,
+            )
+        except DuplicateJobError:
+            pass  # already waiting in the queue: one job is enough
+
+
+def send_notification(notification_id: int) -> str:
+    rt = runtime.current()
+    now = clock.now()
+    with rt.db.session() as session:
+        claimed = session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.state == NotificationState.QUEUED)
+            .values(state=NotificationState.SENDING, attempts=Notification.attempts + 1, queued_at=now)
+        ).rowcount
+    if claimed != 1:
+        return "skipped: not queued (already handled)"
+
+    with rt.db.session() as session:
+        notification = session.get(Notification, notification_id)
+        assert notification is not None
+        reason = messages.reason_not_to_send(session, notification)
+        if reason is not None:
+            notification.state, notification.cancelled_reason = NotificationState.CANCELLED, reason[:64]
+            audit(session, notification.org_id, "notification", notification.id, "cancelled", now, ACTOR,
+                  after={"reason": reason})
+            return f"cancelled: {reason}"
+        _, email = compose.recipient(notification)
+        if not email:
+            messages.mark_failed(session, notification, "No email address for the recipient.", now, ACTOR)
+            return "failed: no email address"
+        try:
+            rendered = rt.renderer.render(notification.kind.value, notification.locale,
+                                          compose.build_context(session, notification, now))
+        except TemplateError as exc:
+            messages.mark_failed(session, notification, f"Template error: {exc}", now, ACTOR)
+            return "failed: template"
+        notification.subject, notification.body_text, notification.body_html = (
+            rendered.subject, rendered.text, rendered.html)
+        notification.recipient_name, notification.recipient_email = compose.recipient(notification)
+        message = compose.outgoing(session, notification)
+        attempts = notification.attempts
+
+    try:
+        result = rt.mail.send(message)
+    except TransientMailError as exc:
+        return _retry_later(notification_id, exc, attempts)
+    except PermanentMailError as exc:
+        return _fail(notification_id, str(exc))
+
+    with rt.db.session() as session:
+        notification = session.get(Notification, notification_id)
+        assert notification is not None
+        sent_at = clock.now()
+        notification.state, notification.sent_at = NotificationState.SENT, sent_at
+        notification.provider, notification.provider_message_id = rt.mail.name, result.provider_message_id
+        notification.last_error = None
+        audit(session, notification.org_id, "notification", notification.id, "sent", sent_at, ACTOR,
+              after={"provider": rt.mail.name, "message_id": result.provider_message_id})
+        messages.on_sent(session, notification, sent_at, ACTOR)
+    log.info("sent notification %s (%s) via %s", notification_id, message.kind, rt.mail.name)
+    return "sent"
+
+
+def _retry_later(notification_id: int, exc: TransientMailError, attempts: int) -> str:
+    rt = runtime.current()
+    now = clock.now()
+    if attempts >= rt.settings.max_send_attempts:
+        return _fail(notification_id, f"Gave up after {attempts} attempts: {exc}")
+    retry_at = exc.retry_at if exc.retry_at and exc.retry_at > now else now + backoff(attempts)
+    with rt.db.session() as session:
+        session.execute(
+            update(Notification).where(Notification.id == notification_id,
+                                       Notification.state == NotificationState.SENDING)
+            .values(state=NotificationState.SCHEDULED, scheduled_for=retry_at, last_error=str(exc)[:2000])
+        )
+    log.warning("notification %s: transient failure (%s); retrying at %s", notification_id, exc, retry_at)
+    return f"retry at {retry_at.isoformat()}"
+
+
+def _fail(notification_id: int, error: str) -> str:
+    rt = runtime.current()
+    with rt.db.session() as session:
+        notification = session.get(Notification, notification_id)
+        assert notification is not None
+        messages.mark_failed(session, notification, error, clock.now(), ACTOR)
+    log.error("notification %s failed permanently: %s", notification_id, error)
+    return f"failed: {error}"
+
+
+def backoff(attempts: int) -> timedelta:
+    return BACKOFF[min(attempts, len(BACKOFF)) - 1] if attempts > 0 else BACKOFF[0]
+
+
+def retry_time(now: datetime, attempts: int) -> datetime:
+    return now + backoff(attempts)

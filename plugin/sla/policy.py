@@ -1,0 +1,74 @@
+"""The SLA policy: how long a candidate may wait, and the escalation ladder before the deadline.
+
+Effective policy = DEFAULTS, overridden by the organisation's `policy`, overridden by the job's
+`policy_override`. Both override dicts are validated at the API edge (`plugin.api.schemas`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import time
+from typing import Any, Mapping
+
+from plugin.models import Job, Organization
+from plugin.sla.calendar import BusinessCalendar, SendWindow
+
+
+@dataclass(frozen=True)
+class Policy:
+    first_update_working_days: int = 5  # interview end -> due
+    promised_decision_grace_working_days: int = 2  # promised decision date -> due
+    cadence_working_days: int = 5  # status update -> next due
+    recruiter_reminder_working_days_before: int | None = 2  # None: no recruiter reminder
+    hiring_manager_reminder_working_days_before: int | None = 1  # None: no hiring-manager reminder
+    reminder_time: str = "09:00"  # organisation-local
+    autopilot: bool = True
+    next_steps: bool = True  # rung 0: thank-you with the date they will hear by
+    rejection_min_delay_working_days: int = 1
+    job_closed_hold_minutes: int = 60
+    send_window_start: str = "09:00"
+    send_window_end: str = "17:00"
+
+    @property
+    def send_window(self) -> SendWindow:
+        return SendWindow(parse_hhmm(self.send_window_start), parse_hhmm(self.send_window_end))
+
+    @property
+    def reminder_at(self) -> time:
+        return parse_hhmm(self.reminder_time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+DEFAULT_POLICY = Policy()
+POLICY_FIELDS = tuple(f.name for f in fields(Policy))
+
+
+def parse_hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def merge_policy(*overrides: Mapping[str, Any] | None) -> Policy:
+    values = DEFAULT_POLICY.to_dict()
+    for override in overrides:
+        for key, value in (override or {}).items():
+            if key in values:  # unknown keys were refused at the edge; old ones are ignored
+                values[key] = value
+    return Policy(**values)
+
+
+def policy_for(org: Organization, job: Job | None = None) -> Policy:
+    return merge_policy(org.policy, job.policy_override if job is not None else None)
+
+
+def calendar_for(org: Organization) -> BusinessCalendar:
+    """The organisation's business calendar (internal mail, reminders)."""
+    return BusinessCalendar(
+        timezone=org.timezone,
+        country=org.holiday_country,
+        subdivision=org.holiday_subdivision,
+        working_weekdays=frozenset(int(d) for d in org.working_weekdays.split(",") if d != ""),
+        closures=frozenset(c.day for c in org.closures),
+    )

