@@ -158,6 +158,8 @@ def web(bind: str, workers: int) -> None:
     from plugin import create_app
 
     settings = _settings()
+    if settings.is_sqlite:  # the embedded default has no separate migration step
+        _runtime(upgrade_embedded=True).close()
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -34,7 +34,9 @@ def next_update_due(session: Session, notification: Notification, now: datetime)
     if app is None or org is None:
         return None
     policy = policy_for(org, app.job)
-    return deadlines.due_after(now, policy.cadence_working_days, policy, calendars(org, app.candidate))
+    next_due = deadlines.due_after(now, policy.cadence_working_days, policy, calendars(org, app.candidate))
+    decision_at = messages.pending_decision_at(session, app.id)
+    return min(next_due, decision_at) if decision_at is not None else next_due
 
 
 def build_context(session: Session, notification: Notification, now: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ rather than risk sending twice (SendGrid has no idempotency key).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Sequence
 
 from rq import Queue
@@ -133,7 +133,3 @@ def _fail(notification_id: int, error: str) -> str:
 
 def backoff(attempts: int) -> timedelta:
     return BACKOFF[min(attempts, len(BACKOFF)) - 1] if attempts > 0 else BACKOFF[0]
-
-
-def retry_time(now: datetime, attempts: int) -> datetime:
-    return now + backoff(attempts)

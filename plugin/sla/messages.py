@@ -90,10 +90,11 @@ def reason_not_to_send(session: Session, notification: Notification) -> str | No
         return None
     if kind is NotificationKind.DELIVERY_FAILED:
         return None
+    # A status update stays wanted while its cycle is open, even for a rejected application: when
+    # the ATS holds the rejection until after the deadline (notify_not_before), the candidate still
+    # hears by the deadline when they will hear next.
     if obligation is None or obligation.state is not ObligationState.OPEN:
         return "the candidate has already heard from us in this cycle"
-    if app is not None and app.status is not ApplicationStatus.ACTIVE and kind is NotificationKind.STATUS_UPDATE:
-        return f"application is {app.status.value}"
     return None
 
 
@@ -119,12 +120,26 @@ def on_sent(session: Session, notification: Notification, now: datetime, actor: 
             if current is not None:
                 obligations.discharge(current, at=now, by="job_closed", now=now, actor=actor, next_cycle=False)
         return
+    if kind is NotificationKind.REJECTION:
+        # The decision ends whichever cycle is open now (a status update may have opened a newer one
+        # while the rejection waited for the ATS's notify_not_before).
+        current = obligations.open_obligation(notification.application) if notification.application else None
+        if current is not None:
+            obligations.discharge(current, at=now, by=kind.value, now=now, actor=actor, next_cycle=False)
+        return
     obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
     if obligation is None or obligation.state is not ObligationState.OPEN:
         return
-    obligations.discharge(
-        obligation, at=now, by=kind.value, now=now, actor=actor,
-        next_cycle=kind is NotificationKind.STATUS_UPDATE,
+    obligations.discharge(obligation, at=now, by=kind.value, now=now, actor=actor, next_cycle=True)
+
+
+def pending_decision_at(session: Session, application_id: int) -> datetime | None:
+    """When an already scheduled decision message will go out, if one is waiting."""
+    return session.scalar(
+        select(Notification.scheduled_for).where(
+            Notification.application_id == application_id, Notification.kind.in_(DECISION_KINDS),
+            Notification.state.in_(UNSENT),
+        ).order_by(Notification.scheduled_for).limit(1)
     )
 
 

@@ -1,0 +1,348 @@
+"""The mail job: idempotency, lost and dead jobs, provider failures (SendGrid stand-in), forking worker.
+
+Everything runs through the real sweep, the real RQ queue and a real worker (conftest's `tick`).
+`claim()` runs a sweep whose dispatch only records ids: the rows become `queued` but no RQ job is
+enqueued, which is exactly the state a crash between commit and enqueue leaves behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from rq.job import Job as RQJob
+from sqlalchemy import select, update
+
+from conftest import START
+from helpers import event, interview_done, notifications, obligations, sent
+from plugin import clock
+from plugin.mail.sendgrid import SendGridProvider
+from plugin.models import AuditEntry, Notification, NotificationKind, NotificationState
+from plugin.notify import jobs
+from plugin.notify.jobs import dispatch, send_notification
+from plugin.processes import run_worker
+from plugin.sla.sweep import REQUEUE_AFTER, SENDING_TIMEOUT, sweep
+from sendgrid_standin import SendGridStandIn
+
+RECRUITER = "alan@acme.example"
+
+
+@pytest.fixture
+def app(rt):  # type: ignore[no-untyped-def]
+    """conftest's `app`, tolerating BUG: plugin/api/__init__.py register_api() calls
+    blueprint.before_request() on module-level blueprints, so a second create_app() in one process
+    raises AssertionError. Undo the registration flag first (remove once fixed)."""
+    from plugin import create_app
+    from plugin.api import events as events_api, policies as policies_api, records as records_api
+
+    for blp in (events_api.blp, policies_api.blp, records_api.blp):
+        if blp._got_registered_once:
+            blp._got_registered_once = False
+            blp.before_request_funcs.pop(None, None)
+    return create_app(runtime=rt)
+
+
+@pytest.fixture
+def sendgrid_standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[SendGridStandIn]:
+    # Proxy trap: urllib honours http_proxy; a 127.0.0.1 stand-in must bypass it.
+    for var in ("no_proxy", "NO_PROXY"):
+        existing = os.environ.get(var, "")
+        monkeypatch.setenv(var, ",".join(filter(None, [existing, "127.0.0.1", "localhost"])))
+    with SendGridStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def sendgrid(rt, sendgrid_standin):  # type: ignore[no-untyped-def]
+    """The runtime sends through the real SendGrid client to the stand-in."""
+    rt.mail = SendGridProvider(api_key="SG.test", host=sendgrid_standin.url, timeout=1.0)
+    return sendgrid_standin
+
+
+def claim(rt) -> list[int]:  # type: ignore[no-untyped-def]
+    """One sweep tick whose dispatch is lost: rows go `queued`, nothing reaches Redis."""
+    ids: list[int] = []
+    sweep(rt.db, clock.now(), ids.extend)
+    return ids
+
+
+def next_steps_queued(org, rt) -> int:  # type: ignore[no-untyped-def]
+    """An interview just ended (Mon 09:00 New York, inside the send window): its thank-you is queued."""
+    org.post(interview_done(START))
+    ids = claim(rt)
+    [n] = notifications(rt.db, "next_steps")
+    assert ids == [n.id] and n.state is NotificationState.QUEUED
+    return n.id
+
+
+def row(rt, notification_id: int) -> Notification:  # type: ignore[no-untyped-def]
+    with rt.db.session() as session:
+        n = session.get(Notification, notification_id)
+        assert n is not None
+        return n
+
+
+def eml_files(rt) -> list[str]:  # type: ignore[no-untyped-def]
+    directory = rt.settings.resolved_outbox_dir
+    return sorted(p.name for p in directory.glob("*.eml")) if directory.is_dir() else []
+
+
+def sendgrid_sends(standin: SendGridStandIn, notification_id: int | None = None,
+                   kind: str | None = None) -> list[dict]:
+    bodies = [body for _, body in standin.requests]
+    if notification_id is not None:
+        bodies = [b for b in bodies if b["custom_args"]["notification_id"] == str(notification_id)]
+    if kind is not None:
+        bodies = [b for b in bodies if b["categories"] == [kind]]
+    return bodies
+
+
+def forget_finished_job(rt, notification_id: int) -> None:  # type: ignore[no-untyped-def]
+    """What 600 s of real time (the job's result_ttl) does in production: the finished job expires."""
+    job = RQJob.fetch(f"notification-{notification_id}", connection=rt.redis)
+    job.delete()
+
+
+# --- idempotency ---------------------------------------------------------------------------------
+
+
+def test_same_job_run_twice_sends_once(org, rt, outbox):
+    nid = next_steps_queued(org, rt)
+    assert send_notification(nid) == "sent"
+    assert send_notification(nid).startswith("skipped")
+    assert eml_files(rt) == [f"{nid:08d}-next_steps.eml"]
+    [n] = sent(rt.db)
+    assert n.id == nid and n.attempts == 1
+    with rt.db.session() as session:
+        actions = session.scalars(select(AuditEntry.action).where(
+            AuditEntry.entity == "notification", AuditEntry.entity_id == str(nid))).all()
+    assert actions.count("sent") == 1
+
+
+def test_same_job_enqueued_twice_sends_once(org, rt, outbox):
+    nid = next_steps_queued(org, rt)
+    dispatch(rt.queue, [nid])
+    dispatch(rt.queue, [nid])  # unique job id: the duplicate enqueue is refused
+    assert rt.queue.count == 1
+    # Two jobs under different ids (e.g. a job requeued by hand from the failed registry) still send once.
+    rt.queue.enqueue(send_notification, nid)
+    rt.queue.enqueue(send_notification, nid)
+    run_worker(rt, burst=True, simple=True)
+    assert eml_files(rt) == [f"{nid:08d}-next_steps.eml"]
+    [n] = sent(rt.db)
+    assert n.id == nid and n.attempts == 1
+    assert len(outbox()) == 1
+
+
+# --- crashes and lost jobs -----------------------------------------------------------------------
+
+
+def test_worker_died_while_sending_is_failed_and_escalated_never_resent(org, rt, tick, clock, outbox):
+    nid = next_steps_queued(org, rt)
+    with rt.db.session() as session:  # a worker claimed it, then the machine died
+        session.execute(update(Notification).where(Notification.id == nid).values(
+            state=NotificationState.SENDING, attempts=1, queued_at=clock.now()))
+    tick(by=SENDING_TIMEOUT - timedelta(minutes=1))
+    assert row(rt, nid).state is NotificationState.SENDING  # not yet: the worker may still be talking
+    tick(by=timedelta(minutes=2))
+    n = row(rt, nid)
+    assert n.state is NotificationState.FAILED
+    assert "worker stopped while sending" in (n.last_error or "")
+    assert "never sent twice" in (n.last_error or "")
+    [escalation] = sent(rt.db, "delivery_failed")
+    assert escalation.recipient_email == RECRUITER
+    assert escalation.context["failed_notification_id"] == nid
+    [ob] = obligations(rt.db)
+    assert ob.at_risk
+    [mail] = outbox()
+    assert mail["X-Ghostless-Kind"] == "delivery_failed" and RECRUITER in str(mail["To"])
+    # The original is never sent: not by a later tick, not by a late duplicate of its job.
+    assert send_notification(nid).startswith("skipped")
+    tick(by=timedelta(hours=1))
+    assert f"{nid:08d}-next_steps.eml" not in eml_files(rt)
+    assert len(notifications(rt.db, "delivery_failed")) == 1
+
+
+def test_lost_job_is_requeued_after_ten_minutes_and_sent_once(org, rt, tick, clock, outbox):
+    nid = next_steps_queued(org, rt)
+    assert rt.queue.count == 0  # the enqueue was lost
+    tick(by=REQUEUE_AFTER - timedelta(minutes=1))
+    assert row(rt, nid).state is NotificationState.QUEUED and eml_files(rt) == []
+    report = tick(by=timedelta(minutes=2))
+    assert report.requeued == 1
+    n = row(rt, nid)
+    assert n.state is NotificationState.SENT and n.attempts == 1
+    tick(by=timedelta(minutes=30))
+    tick(by=timedelta(hours=2))
+    assert eml_files(rt) == [f"{nid:08d}-next_steps.eml"]
+    assert len(sent(rt.db)) == 1
+
+
+def test_lost_job_requeue_when_job_waits_in_queue_does_not_double_send(org, rt, tick, clock, outbox):
+    """The worker is just slow: the job is still in Redis when the sweeper re-dispatches."""
+    nid = next_steps_queued(org, rt)
+    dispatch(rt.queue, [nid])
+    clock.advance(REQUEUE_AFTER + timedelta(minutes=1))
+    tick()  # re-dispatch is refused as a duplicate; the one job runs
+    assert eml_files(rt) == [f"{nid:08d}-next_steps.eml"]
+    assert row(rt, nid).attempts == 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: plugin/notify/jobs.py dispatch() enqueues with job_id=f'notification-{id}', unique=True; a job "
+    "that failed before claiming the row (e.g. a DB error) stays in RQ's FailedJobRegistry for failure_ttl "
+    "(7 days), so every re-dispatch of the still-`queued` row raises DuplicateJobError, which is swallowed: "
+    "the message is never sent."))
+def test_lost_job_is_requeued_even_if_an_earlier_job_failed(org, rt, tick, clock, outbox, monkeypatch):
+    nid = next_steps_queued(org, rt)
+
+    def crash(notification_id: int) -> str:
+        raise ConnectionError("database went away before the claim")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs, "send_notification", crash)
+        dispatch(rt.queue, [nid])
+        run_worker(rt, burst=True, simple=True)
+    assert row(rt, nid).state is NotificationState.QUEUED
+    tick(by=REQUEUE_AFTER + timedelta(minutes=1))
+    tick(by=timedelta(hours=1))
+    assert row(rt, nid).state is NotificationState.SENT
+
+
+# --- SendGrid (real client, local stand-in) ------------------------------------------------------
+
+
+def test_sendgrid_candidate_message_accepted_with_contract_and_tracking(org, rt, tick, sendgrid):
+    org.post(interview_done(START))
+    tick()
+    [n] = sent(rt.db)
+    assert n.kind is NotificationKind.NEXT_STEPS and n.provider == "sendgrid"
+    assert n.provider_message_id and len(n.provider_message_id) == 22
+    assert sendgrid.contract_violations == []
+    [body] = sendgrid.requests and [b for _, b in sendgrid.requests]
+    assert body["custom_args"] == {"notification_id": str(n.id), "kind": "next_steps"}
+    assert body["categories"] == ["next_steps"]
+    assert body["personalizations"][0]["to"][0]["email"] == "c-1@example.com"
+    assert body["headers"]["X-Ghostless-Notification-Id"] == str(n.id)
+
+
+def _first_send_fails(org, rt, tick, standin, status, headers=None):  # type: ignore[no-untyped-def]
+    standin.fail_next(status, headers=headers)
+    org.post(interview_done(START))
+    tick()
+    [n] = notifications(rt.db, "next_steps")
+    return n
+
+
+def test_sendgrid_429_goes_back_to_scheduled_at_reset_time(org, rt, tick, clock, sendgrid):
+    reset = START + timedelta(minutes=3)
+    n = _first_send_fails(org, rt, tick, sendgrid, 429, {"X-RateLimit-Reset": str(int(reset.timestamp()))})
+    assert n.state is NotificationState.SCHEDULED and n.scheduled_for == reset
+    assert n.attempts == 1 and "429" in (n.last_error or "")
+    tick(by=timedelta(minutes=2))  # before the reset: nothing
+    assert len(sendgrid.requests) == 1
+    forget_finished_job(rt, n.id)  # see the xfail test below for what happens without this
+    tick(at=reset)
+    n = row(rt, n.id)
+    assert n.state is NotificationState.SENT and n.attempts == 2
+    tick(by=timedelta(hours=1))
+    assert len(sendgrid_sends(sendgrid, n.id)) == 2  # the refused one, then the accepted one
+    assert len(sent(rt.db)) == 1 and sendgrid.contract_violations == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: plugin/notify/jobs.py dispatch(): the retry of a transient failure is enqueued under the same "
+    "unique job id 'notification-<id>' as the attempt that just finished (result_ttl=600 s keeps that job "
+    "hash in Redis); DuplicateJobError is swallowed, the row sits `queued`, and the retry only goes out when "
+    "the lost-job recovery re-dispatches after the job hash expired (>= 10 min real time), so 429 resets and "
+    "the 1/5-minute backoffs are not honoured."))
+def test_sendgrid_429_retry_is_sent_at_reset_time(org, rt, tick, clock, sendgrid):
+    reset = START + timedelta(minutes=3)
+    n = _first_send_fails(org, rt, tick, sendgrid, 429, {"X-RateLimit-Reset": str(int(reset.timestamp()))})
+    tick(at=reset)
+    tick(by=timedelta(minutes=11))  # even the lost-job recovery cannot get it out
+    assert row(rt, n.id).state is NotificationState.SENT
+
+
+def test_sendgrid_500_is_retried_with_backoff_and_sent_later(org, rt, tick, clock, sendgrid):
+    n = _first_send_fails(org, rt, tick, sendgrid, 500)
+    assert n.state is NotificationState.SCHEDULED
+    assert n.scheduled_for == START + jobs.backoff(1) and "500" in (n.last_error or "")
+    forget_finished_job(rt, n.id)
+    sendgrid.fail_next(503)
+    tick(at=n.scheduled_for)
+    n = row(rt, n.id)
+    assert n.state is NotificationState.SCHEDULED and n.attempts == 2
+    assert n.scheduled_for == START + jobs.backoff(1) + jobs.backoff(2)
+    forget_finished_job(rt, n.id)
+    tick(at=n.scheduled_for)
+    n = row(rt, n.id)
+    assert n.state is NotificationState.SENT and n.attempts == 3
+    assert len(sendgrid_sends(sendgrid, n.id)) == 3 and sendgrid.contract_violations == []
+
+
+def test_sendgrid_gives_up_after_max_attempts(org, rt, tick, clock, sendgrid):
+    rt.settings = dataclasses.replace(rt.settings, max_send_attempts=2)
+    n = _first_send_fails(org, rt, tick, sendgrid, 500)
+    forget_finished_job(rt, n.id)
+    sendgrid.fail_next(500)
+    tick(at=n.scheduled_for)
+    n = row(rt, n.id)
+    assert n.state is NotificationState.FAILED and "Gave up after 2 attempts" in (n.last_error or "")
+    tick()
+    assert len(sendgrid_sends(sendgrid, kind="delivery_failed")) == 1
+
+
+def test_sendgrid_400_fails_permanently_and_escalates_through_sendgrid(org, rt, tick, sendgrid):
+    n = _first_send_fails(org, rt, tick, sendgrid, 400)
+    assert n.state is NotificationState.FAILED and "SendGrid 400" in (n.last_error or "")
+    [ob] = obligations(rt.db)
+    assert ob.at_risk
+    tick()  # the escalation was scheduled by the worker; the next tick sends it
+    [escalation] = sent(rt.db, "delivery_failed")
+    assert escalation.recipient_email == RECRUITER and escalation.provider == "sendgrid"
+    [body] = sendgrid_sends(sendgrid, kind="delivery_failed")
+    assert body["personalizations"][0]["to"][0]["email"] == RECRUITER
+    assert body["custom_args"]["notification_id"] == str(escalation.id)
+    tick(by=timedelta(hours=1))
+    assert len(sendgrid_sends(sendgrid, n.id)) == 1  # the refused message is never retried
+    assert sendgrid.contract_violations == []
+
+
+def test_sendgrid_timeout_is_retried_and_may_double_send(org, rt, tick, clock, sendgrid):
+    """A request that times out may still have been accepted: SendGrid has no idempotency key, so the
+    retry (which the code does, treating a timeout as transient) can deliver the message twice. This
+    is the documented trade-off in plugin/mail/sendgrid.py; the test pins it down."""
+    sendgrid.delay_next(2.0)
+    org.post(interview_done(START))
+    tick()
+    [n] = notifications(rt.db, "next_steps")
+    assert n.state is NotificationState.SCHEDULED and "unreachable" in (n.last_error or "")
+    assert n.scheduled_for == START + jobs.backoff(1)
+    forget_finished_job(rt, n.id)
+    tick(at=n.scheduled_for)
+    n = row(rt, n.id)
+    assert n.state is NotificationState.SENT and n.attempts == 2
+    # The stand-in received both requests; the first was answered 202 after the client gave up.
+    assert len(sendgrid_sends(sendgrid, n.id)) == 2
+    assert len(sent(rt.db)) == 1 and sendgrid.contract_violations == []
+
+
+# --- the forking worker --------------------------------------------------------------------------
+
+
+def test_forking_worker_sends(org, rt, clock, outbox):
+    org.post(event("application.created", START))
+    org.post(interview_done(START))
+    ids = claim(rt)
+    dispatch(rt.queue, ids)
+    run_worker(rt, burst=True, simple=False)  # the work horse is a forked child
+    [n] = sent(rt.db)
+    assert n.sent_at == START  # the child used the frozen clock it inherited
+    assert [m["X-Ghostless-Kind"] for m in outbox()] == ["next_steps"]
+    assert rt.queue.failed_job_registry.count == 0
+    # The parent can still use the database afterwards (connections shared across fork).
+    assert len(obligations(rt.db)) == 1
