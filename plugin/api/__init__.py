@@ -19,6 +19,7 @@ from plugin.orgs import organization_for_key
 
 def register_api(app: Flask) -> Api:
     from plugin.api.events import blp as events_blp
+    from plugin.api.organization import blp as organization_blp
     from plugin.api.policies import blp as policies_blp
     from plugin.api.records import blp as records_blp
 
@@ -35,9 +36,18 @@ def register_api(app: Flask) -> Api:
         },
     )
     api = Api(app)
-    for blueprint in (events_blp, policies_blp, records_blp):
-        blueprint.before_request(authenticate)
+    protected = set()
+    for blueprint in (events_blp, organization_blp, policies_blp, records_blp):
         api.register_blueprint(blueprint)
+        protected.add(blueprint.name)
+
+    # Registered on the app, not the module-level blueprints, so several apps can be created
+    # in one process (tests, the demo) without re-registering blueprint hooks.
+    @app.before_request
+    def require_api_key() -> None:
+        if request.blueprint in protected:
+            authenticate()
+
     return api
 
 
