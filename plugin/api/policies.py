@@ -25,6 +25,15 @@ blp = Blueprint("policies", __name__, url_prefix="/api/v1/policies", description
 _HHMM = validate.Regexp(re.compile(r"^([01]\d|2[0-3]):[0-5]\d$"), error="Use 24-hour HH:MM, e.g. 09:00.")
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only: 1, 0, "yes" and "true" are refused rather than guessed."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
 def _days(maximum: int, allow_none: bool = False) -> fields.Integer:
     return fields.Integer(validate=validate.Range(min=0 if allow_none else 1, max=maximum), allow_none=allow_none,
                           strict=True)
@@ -42,8 +51,8 @@ class PolicySchema(Schema):
     recruiter_reminder_working_days_before = _days(30, allow_none=True)
     hiring_manager_reminder_working_days_before = _days(30, allow_none=True)
     reminder_time = fields.String(validate=_HHMM)
-    autopilot = fields.Boolean(truthy={True}, falsy={False})
-    next_steps = fields.Boolean(truthy={True}, falsy={False})
+    autopilot = StrictBoolean()
+    next_steps = StrictBoolean()
     rejection_min_delay_working_days = fields.Integer(validate=validate.Range(min=0, max=30), strict=True)
     job_closed_hold_minutes = fields.Integer(validate=validate.Range(min=0, max=7 * 24 * 60), strict=True)
     send_window_start = fields.String(validate=_HHMM)

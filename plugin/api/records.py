@@ -98,7 +98,7 @@ class NotificationListArgs(ListArgs):
 @blp.route("/applications/<string:application_id>")
 class ApplicationDetail(MethodView):
     @blp.response(200, ApplicationSchema)
-    def get(self, application_id: str) -> dict[str, Any]:
+    def get(self, application_id: str) -> Application:
         session = db_session()
         org = current_org(session)
         app = session.scalar(select(Application).where(Application.org_id == org.id,
@@ -118,8 +118,9 @@ class ApplicationDetail(MethodView):
                 .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
             ) if (e.entity, e.entity_id) in set(entity_ids)
         ]
-        return {**ApplicationSchema().dump(app), "obligations": obligations, "notifications": notifications,
-                "timeline": timeline, "decision_expected_by": app.decision_expected_by}
+        # Attached for the response schema only; none of these are stored on the application.
+        app.obligations, app.notifications, app.timeline = obligations, notifications, timeline  # type: ignore[attr-defined]
+        return app
 
 
 @blp.route("/obligations")
