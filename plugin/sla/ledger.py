@@ -37,6 +37,8 @@ from plugin.models import (
     Notification,
     NotificationKind,
     NotificationState,
+    Obligation,
+    ObligationState,
     Organization,
 )
 from plugin.sla import deadlines, obligations
@@ -215,10 +217,14 @@ def _interview(ctx: _Context, app: Application) -> tuple[Interview, bool]:
                               ends_at=ref.ends_at or ctx.at, status=InterviewStatus.SCHEDULED,
                               created_at=ctx.now)
         ctx.session.add(interview)
-    if ref.ends_at is not None and interview.obligation_opened_at is None:
+    # A reschedule older than what we already know (webhooks out of order) must not move the time.
+    reschedule_is_current = created or _newer(ctx.at, interview.status_changed_at)
+    if ref.ends_at is not None and interview.obligation_opened_at is None and reschedule_is_current:
         interview.ends_at = ref.ends_at
-    if ref.starts_at is not None:
-        interview.starts_at = ref.starts_at
+        if ref.starts_at is not None:
+            interview.starts_at = ref.starts_at
+        if ctx.event.type is EventType.INTERVIEW_SCHEDULED and interview.status is InterviewStatus.SCHEDULED:
+            interview.status_changed_at = ctx.at
     if ref.stage is not None:
         interview.stage = ref.stage
     return interview, created
@@ -259,7 +265,25 @@ def _interview_cancelled(ctx: _Context) -> Outcome:
         return ignored("interview already took place; its obligation stays open")
     if _newer(ctx.at, interview.status_changed_at):
         interview.status, interview.status_changed_at = InterviewStatus.CANCELLED, ctx.at
+    ctx.session.flush()
+    # The invitation to this round discharged the last cycle; with the round cancelled the candidate
+    # is owed news again.
+    last = ctx.session.scalar(select(Obligation).where(Obligation.application_id == app.id)
+                              .order_by(Obligation.cycle.desc()).limit(1))
+    if (interview.status is InterviewStatus.CANCELLED and app.status is ApplicationStatus.ACTIVE
+            and last is not None and last.state is ObligationState.DISCHARGED
+            and last.discharged_by == "next_interview" and app.candidate.erased_at is None
+            and not _another_round_pending(ctx.session, app)):
+        obligations.open_cycle(ctx.session, ctx.org, app, anchor=ctx.at, opened_by="interview_cancelled",
+                               now=ctx.now, actor=ctx.actor)
     return APPLIED
+
+
+def _another_round_pending(session: Session, app: Application) -> bool:
+    return session.scalar(
+        select(Interview.id).where(Interview.application_id == app.id, Interview.status == InterviewStatus.SCHEDULED,
+                                   Interview.obligation_opened_at.is_(None)).limit(1)
+    ) is not None
 
 
 def open_for_interview(session: Session, org: Organization, interview: Interview, *, now: datetime,
@@ -351,6 +375,9 @@ def _last_interview_end(session: Session, app: Application) -> datetime:
 def _application_reopened(ctx: _Context) -> Outcome:
     app = ctx.application()
     if app.status is ApplicationStatus.ACTIVE:
+        # Still remember when: an older rejection arriving later must not undo this reopen.
+        if _newer(ctx.at, app.status_changed_at):
+            app.status_changed_at = ctx.at
         return ignored("application is already active")
     if not ctx.set_status(app, ApplicationStatus.ACTIVE):
         return ignored("a newer event already decided this application")

@@ -95,6 +95,8 @@ def reason_not_to_send(session: Session, notification: Notification) -> str | No
     # hears by the deadline when they will hear next.
     if obligation is None or obligation.state is not ObligationState.OPEN:
         return "the candidate has already heard from us in this cycle"
+    if kind is NotificationKind.NEXT_STEPS and app is not None and app.status is not ApplicationStatus.ACTIVE:
+        return f"application is {app.status.value}: the decision says what happens next"
     return None
 
 
