@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from rq.job import Job as RQJob
 from sqlalchemy import select, update
 
 from conftest import START
 from helpers import event, interview_done, notifications, obligations, sent
 from plugin import clock
+from plugin import runtime as runtime_module
 from plugin.mail.sendgrid import SendGridProvider
 from plugin.models import AuditEntry, Notification, NotificationKind, NotificationState
 from plugin.notify import jobs
@@ -100,12 +100,6 @@ def sendgrid_sends(standin: SendGridStandIn, notification_id: int | None = None,
     return bodies
 
 
-def forget_finished_job(rt, notification_id: int) -> None:  # type: ignore[no-untyped-def]
-    """What 600 s of real time (the job's result_ttl) does in production: the finished job expires."""
-    job = RQJob.fetch(f"notification-{notification_id}", connection=rt.redis)
-    job.delete()
-
-
 # --- idempotency ---------------------------------------------------------------------------------
 
 
@@ -125,9 +119,9 @@ def test_same_job_run_twice_sends_once(org, rt, outbox):
 def test_same_job_enqueued_twice_sends_once(org, rt, outbox):
     nid = next_steps_queued(org, rt)
     dispatch(rt.queue, [nid])
-    dispatch(rt.queue, [nid])  # unique job id: the duplicate enqueue is refused
-    assert rt.queue.count == 1
-    # Two jobs under different ids (e.g. a job requeued by hand from the failed registry) still send once.
+    dispatch(rt.queue, [nid])  # a second job for the same row (e.g. a recovery re-dispatch)
+    assert rt.queue.count == 2
+    # More jobs (e.g. one requeued by hand from the failed registry) still send once.
     rt.queue.enqueue(send_notification, nid)
     rt.queue.enqueue(send_notification, nid)
     run_worker(rt, burst=True, simple=True)
@@ -191,21 +185,17 @@ def test_lost_job_requeue_when_job_waits_in_queue_does_not_double_send(org, rt, 
     assert row(rt, nid).attempts == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: plugin/notify/jobs.py dispatch() enqueues with job_id=f'notification-{id}', unique=True; a job "
-    "that failed before claiming the row (e.g. a DB error) stays in RQ's FailedJobRegistry for failure_ttl "
-    "(7 days), so every re-dispatch of the still-`queued` row raises DuplicateJobError, which is swallowed: "
-    "the message is never sent."))
 def test_lost_job_is_requeued_even_if_an_earlier_job_failed(org, rt, tick, clock, outbox, monkeypatch):
     nid = next_steps_queued(org, rt)
 
-    def crash(notification_id: int) -> str:
+    def crash() -> None:
         raise ConnectionError("database went away before the claim")
 
     with monkeypatch.context() as patch:
-        patch.setattr(jobs, "send_notification", crash)
+        patch.setattr(runtime_module, "current", crash)  # the job fails before it claims the row
         dispatch(rt.queue, [nid])
         run_worker(rt, burst=True, simple=True)
+    assert rt.queue.failed_job_registry.count == 1
     assert row(rt, nid).state is NotificationState.QUEUED
     tick(by=REQUEUE_AFTER + timedelta(minutes=1))
     tick(by=timedelta(hours=1))
@@ -244,7 +234,6 @@ def test_sendgrid_429_goes_back_to_scheduled_at_reset_time(org, rt, tick, clock,
     assert n.attempts == 1 and "429" in (n.last_error or "")
     tick(by=timedelta(minutes=2))  # before the reset: nothing
     assert len(sendgrid.requests) == 1
-    forget_finished_job(rt, n.id)  # see the xfail test below for what happens without this
     tick(at=reset)
     n = row(rt, n.id)
     assert n.state is NotificationState.SENT and n.attempts == 2
@@ -253,12 +242,6 @@ def test_sendgrid_429_goes_back_to_scheduled_at_reset_time(org, rt, tick, clock,
     assert len(sent(rt.db)) == 1 and sendgrid.contract_violations == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: plugin/notify/jobs.py dispatch(): the retry of a transient failure is enqueued under the same "
-    "unique job id 'notification-<id>' as the attempt that just finished (result_ttl=600 s keeps that job "
-    "hash in Redis); DuplicateJobError is swallowed, the row sits `queued`, and the retry only goes out when "
-    "the lost-job recovery re-dispatches after the job hash expired (>= 10 min real time), so 429 resets and "
-    "the 1/5-minute backoffs are not honoured."))
 def test_sendgrid_429_retry_is_sent_at_reset_time(org, rt, tick, clock, sendgrid):
     reset = START + timedelta(minutes=3)
     n = _first_send_fails(org, rt, tick, sendgrid, 429, {"X-RateLimit-Reset": str(int(reset.timestamp()))})
@@ -271,13 +254,11 @@ def test_sendgrid_500_is_retried_with_backoff_and_sent_later(org, rt, tick, cloc
     n = _first_send_fails(org, rt, tick, sendgrid, 500)
     assert n.state is NotificationState.SCHEDULED
     assert n.scheduled_for == START + jobs.backoff(1) and "500" in (n.last_error or "")
-    forget_finished_job(rt, n.id)
     sendgrid.fail_next(503)
     tick(at=n.scheduled_for)
     n = row(rt, n.id)
     assert n.state is NotificationState.SCHEDULED and n.attempts == 2
     assert n.scheduled_for == START + jobs.backoff(1) + jobs.backoff(2)
-    forget_finished_job(rt, n.id)
     tick(at=n.scheduled_for)
     n = row(rt, n.id)
     assert n.state is NotificationState.SENT and n.attempts == 3
@@ -287,7 +268,6 @@ def test_sendgrid_500_is_retried_with_backoff_and_sent_later(org, rt, tick, cloc
 def test_sendgrid_gives_up_after_max_attempts(org, rt, tick, clock, sendgrid):
     rt.settings = dataclasses.replace(rt.settings, max_send_attempts=2)
     n = _first_send_fails(org, rt, tick, sendgrid, 500)
-    forget_finished_job(rt, n.id)
     sendgrid.fail_next(500)
     tick(at=n.scheduled_for)
     n = row(rt, n.id)
@@ -322,7 +302,6 @@ def test_sendgrid_timeout_is_retried_and_may_double_send(org, rt, tick, clock, s
     [n] = notifications(rt.db, "next_steps")
     assert n.state is NotificationState.SCHEDULED and "unreachable" in (n.last_error or "")
     assert n.scheduled_for == START + jobs.backoff(1)
-    forget_finished_job(rt, n.id)
     tick(at=n.scheduled_for)
     n = row(rt, n.id)
     assert n.state is NotificationState.SENT and n.attempts == 2

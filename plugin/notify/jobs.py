@@ -19,7 +19,6 @@ from datetime import timedelta
 from typing import Sequence
 
 from rq import Queue
-from rq.exceptions import DuplicateJobError
 from sqlalchemy import update
 
 from plugin import clock, runtime
@@ -36,15 +35,17 @@ BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), ti
 
 
 def dispatch(queue: Queue, ids: Sequence[int]) -> None:
-    """Enqueue one job per notification. Called only after the rows were committed as `queued`."""
+    """Enqueue one job per notification. Called only after the rows were committed as `queued`.
+
+    No fixed, unique RQ job id: a retry or a recovery must be able to enqueue again while an earlier
+    job for the same row is still remembered by Redis (results and failures are kept for a while).
+    A duplicate job is harmless, because `send_notification` claims its row before sending.
+    """
     for notification_id in ids:
-        try:
-            queue.enqueue(
-                send_notification, notification_id, job_id=f"notification-{notification_id}", unique=True,
-                job_timeout=120, result_ttl=600, failure_ttl=7 * 24 * 3600,
-            )
-        except DuplicateJobError:
-            pass  # already waiting in the queue: one job is enough
+        queue.enqueue(
+            send_notification, notification_id, description=f"send notification {notification_id}",
+            job_timeout=120, result_ttl=600, failure_ttl=7 * 24 * 3600,
+        )
 
 
 def send_notification(notification_id: int) -> str:

@@ -46,6 +46,7 @@ BATCH = 100
 MAX_ROUNDS = 1000  # a safety stop: each round makes progress, so this is never reached in practice
 REQUEUE_AFTER = timedelta(minutes=10)  # a queued message whose job did not start by then was lost
 SENDING_TIMEOUT = timedelta(minutes=15)  # a worker that claimed a message this long ago has died
+AUTOPILOT_RECHECK = timedelta(minutes=5)  # after a pending decision's send time
 ACTOR = "sweeper"
 
 Dispatch = Callable[[Sequence[int]], None]
@@ -129,6 +130,12 @@ def take_rung(session, obligation: Obligation, now: datetime) -> str:  # type: i
     if rung is Rung.DEADLINE:
         done = _record_breach(session, obligation, policy.autopilot, now)
     elif messages.decision_pending_before(session, obligation):
+        if rung is Rung.AUTOPILOT:
+            # Wait, do not skip: the decision may still be cancelled (reopened application or job),
+            # and then autopilot must step in after all. Re-check once it should have gone out.
+            decision_at = messages.pending_decision_at(session, obligation.application_id) or now
+            obligation.next_action_at = max(now, decision_at) + AUTOPILOT_RECHECK
+            return "autopilot: waiting for the decision message"
         done = f"{rung.value}: skipped, decision already on its way"
     elif rung in (Rung.REMINDER_RECRUITER, Rung.REMINDER_HIRING_MANAGER):
         kind = NotificationKind(rung.value)
