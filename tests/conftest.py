@@ -30,6 +30,7 @@ from plugin.notify.render import TemplateRenderer  # noqa: E402
 from plugin.orgs import create_organization  # noqa: E402
 from plugin.processes import run_worker, sweep_once  # noqa: E402
 from plugin.settings import Settings, normalise_database_url  # noqa: E402
+from sendgrid_standin import SendGridStandIn  # noqa: E402
 
 START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
 
@@ -157,6 +158,17 @@ def tick(rt: runtime.Runtime, clock: clock_module.FrozenClock) -> Callable[..., 
         return report
 
     return run
+
+
+@pytest.fixture
+def sendgrid_standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[SendGridStandIn]:
+    """The local SendGrid stand-in (validates every request against SendGrid's contract)."""
+    # Proxy trap: urllib honours http_proxy; a 127.0.0.1 stand-in must bypass it.
+    for var in ("no_proxy", "NO_PROXY"):
+        existing = os.environ.get(var, "")
+        monkeypatch.setenv(var, ",".join(filter(None, [existing, "127.0.0.1", "localhost"])))
+    with SendGridStandIn() as standin:
+        yield standin
 
 
 @pytest.fixture

@@ -20,19 +20,6 @@ from plugin.models import AuditEntry, NotificationKind, NotificationState, Organ
 from plugin.sla.sweep import SweepReport, sweep
 
 
-@pytest.fixture
-def app(rt):  # type: ignore[no-untyped-def]
-    """conftest's `app`, tolerating BUG: plugin/api/__init__.py register_api() calls
-    blueprint.before_request() on module-level blueprints, so a second create_app() in one process
-    raises AssertionError. Undo the registration flag first (remove once fixed)."""
-    from plugin import create_app
-    from plugin.api import events as events_api, policies as policies_api, records as records_api
-
-    for blp in (events_api.blp, policies_api.blp, records_api.blp):
-        if blp._got_registered_once:
-            blp._got_registered_once = False
-            blp.before_request_funcs.pop(None, None)
-    return create_app(runtime=rt)
 
 
 def _open_obligations(org, rt, count: int) -> None:  # type: ignore[no-untyped-def]

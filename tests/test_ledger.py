@@ -8,7 +8,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from conftest import Org
 from helpers import event, interview_done, notifications, obligations, sent
 from sqlalchemy import select

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -44,16 +42,6 @@ def make_message(**overrides: object) -> OutgoingMessage:
 
 
 # --- fixtures (the lead may move these into conftest.py) -------------------------------------
-
-
-@pytest.fixture
-def sendgrid_standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[SendGridStandIn]:
-    # Proxy trap: urllib honours http_proxy; a 127.0.0.1 stand-in must bypass it.
-    for var in ("no_proxy", "NO_PROXY"):
-        existing = os.environ.get(var, "")
-        monkeypatch.setenv(var, ",".join(filter(None, [existing, "127.0.0.1", "localhost"])))
-    with SendGridStandIn() as standin:
-        yield standin
 
 
 @pytest.fixture

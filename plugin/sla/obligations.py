@@ -26,7 +26,7 @@ from plugin.models import (
 )
 from plugin.sla import deadlines
 from plugin.sla.deadlines import Calendars
-from plugin.sla.policy import Policy, calendar_for, policy_for
+from plugin.sla.policy import calendar_for, policy_for
 
 # A thank-you for an interview that ended longer ago than this would read oddly: skip it.
 NEXT_STEPS_MAX_DELAY = timedelta(hours=48)
