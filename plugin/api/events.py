@@ -79,16 +79,20 @@ def _actor() -> str:
     return g.actor
 
 
+def _too_large() -> None:
+    abort(413, message=f"The body is larger than {request.max_content_length} bytes; send smaller batches.")
+
+
 def _json_body() -> Any:
     if request.content_length is not None and request.content_length > (request.max_content_length or 0):
-        abort(413, message=f"The body is larger than {request.max_content_length} bytes; send smaller batches.")
+        _too_large()
     if not request.is_json:
         abort(400, message="Send the events as JSON with 'Content-Type: application/json'.")
     data = request.get_data(cache=True)
     # Without Content-Length (chunked), werkzeug stops reading at the limit instead of failing:
     # a body that fills the whole allowance was cut short, so it was too large.
     if request.content_length is None and len(data) >= (request.max_content_length or 0):
-        abort(413, message=f"The body is larger than {request.max_content_length} bytes; send smaller batches.")
+        _too_large()
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -78,18 +78,18 @@ class OrganizationResource(MethodView):
         before = OrganizationSchema().dump(org)
         timezone = changes.get("timezone", org.timezone)
         country = changes.get("holiday_country", org.holiday_country)
+        country = country.upper() if country else None
         if "holiday_country" in changes and "holiday_subdivision" not in changes:
             subdivision = None  # a subdivision belongs to its country
         else:
             subdivision = changes.get("holiday_subdivision", org.holiday_subdivision)
         try:
-            validate_calendar(timezone, country.upper() if country else None, subdivision)
+            validate_calendar(timezone, country, subdivision)
         except CalendarError as exc:
             field = "timezone" if "time zone" in str(exc) else (
                 "holiday_subdivision" if "subdivision" in str(exc).lower() else "holiday_country")
             abort(422, message="Invalid calendar; nothing was changed.", errors={"json": {field: [str(exc)]}})
-        org.timezone, org.holiday_country, org.holiday_subdivision = (
-            timezone, country.upper() if country else None, subdivision)
+        org.timezone, org.holiday_country, org.holiday_subdivision = timezone, country, subdivision
         for key in ("name", "sender_name", "sender_email", "escalation_email"):
             if key in changes:
                 setattr(org, key, changes[key])

@@ -30,14 +30,14 @@ from plugin.sla.obligations import UNSENT, audit
 DECISION_KINDS = (NotificationKind.REJECTION, NotificationKind.JOB_CLOSED)
 
 
-def decision_pending_before(session: Session, obligation: Obligation) -> bool:
-    """A decision message will reach the candidate by the deadline: reminders and autopilot stand down."""
-    return session.scalar(
-        select(Notification.id).where(
-            Notification.application_id == obligation.application_id, Notification.kind.in_(DECISION_KINDS),
-            Notification.state.in_(UNSENT), Notification.scheduled_for <= obligation.due_at,
-        ).limit(1)
-    ) is not None
+def decision_pending_before(session: Session, obligation: Obligation) -> datetime | None:
+    """When a decision message will reach the candidate, if it does so by the deadline.
+
+    Reminders and autopilot stand down for it. The earliest pending decision is before the deadline
+    exactly when any is, so `pending_decision_at` answers both questions.
+    """
+    decision_at = pending_decision_at(session, obligation.application_id)
+    return decision_at if decision_at is not None and decision_at <= obligation.due_at else None
 
 
 def internal_recipient(org: Organization, job: Job, kind: NotificationKind) -> tuple[str | None, str | None]:

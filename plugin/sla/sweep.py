@@ -129,11 +129,10 @@ def take_rung(session, obligation: Obligation, now: datetime) -> str:  # type: i
     done = rung.value
     if rung is Rung.DEADLINE:
         done = _record_breach(session, obligation, policy.autopilot, now)
-    elif messages.decision_pending_before(session, obligation):
+    elif (decision_at := messages.decision_pending_before(session, obligation)) is not None:
         if rung is Rung.AUTOPILOT:
             # Wait, do not skip: the decision may still be cancelled (reopened application or job),
             # and then autopilot must step in after all. Re-check once it should have gone out.
-            decision_at = messages.pending_decision_at(session, obligation.application_id) or now
             obligation.next_action_at = max(now, decision_at) + AUTOPILOT_RECHECK
             return "autopilot: waiting for the decision message"
         done = f"{rung.value}: skipped, decision already on its way"
