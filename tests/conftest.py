@@ -174,3 +174,11 @@ def sendgrid_standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[SendGridStandI
 @pytest.fixture
 def outbox(rt: runtime.Runtime) -> Callable[[], list[Any]]:
     return lambda: read_outbox(rt.settings.resolved_outbox_dir)
+
+
+@pytest.fixture
+def vendor_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local vendor stand-ins must bypass any HTTP proxy the machine has configured."""
+    for var in ("no_proxy", "NO_PROXY"):
+        existing = os.environ.get(var, "")
+        monkeypatch.setenv(var, ",".join(filter(None, [existing, "127.0.0.1", "localhost"])))

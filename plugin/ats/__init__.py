@@ -1,0 +1,1 @@
+"""ATS integrations: one module per vendor behind `plugin.ats.base.Adapter`, found through `registry`."""
