@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
     from plugin import runtime as runtime_module
     from plugin.api import register_api
     from plugin.health import bp as health_bp
+    from plugin.webhooks import bp as webhooks_bp
 
     if runtime is None:
         settings = (settings or Settings.from_env()).ensure_secret_key()
@@ -45,5 +46,6 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
             session.close()
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(webhooks_bp)
     register_api(app)
     return app

@@ -201,3 +201,8 @@ def demo(no_serve: bool, round_file: str | None, port: int) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+from plugin.cli_ats import ats  # noqa: E402 - the `ats` group lives in its own module
+
+main.add_command(ats)

@@ -9,6 +9,7 @@ from datetime import datetime
 from rq import SimpleWorker, Worker
 
 from plugin import clock
+from plugin.ats import deliveries, polling
 from plugin.notify.jobs import dispatch
 from plugin.runtime import Runtime
 from plugin.sla.sweep import SweepReport, sweep
@@ -17,9 +18,14 @@ log = logging.getLogger(__name__)
 
 
 def sweep_once(rt: Runtime, at: datetime | None = None) -> SweepReport:
-    """One tick at `at` (default: now), handing due messages to the queue."""
+    """One tick at `at` (default: now): due obligations and messages, then ATS deliveries and polls."""
     queue = rt.queue
-    return sweep(rt.db, at or clock.now(), lambda ids: dispatch(queue, ids))
+    now = at or clock.now()
+    report = sweep(rt.db, now, lambda ids: dispatch(queue, ids))
+    report.ats_deliveries_requeued = deliveries.recover(rt.db, now, lambda ids: deliveries.dispatch(queue, ids))
+    report.ats_polls = polling.claim_due(rt.db, now, rt.settings.poll_interval_minutes,
+                                         lambda ids: polling.dispatch(queue, ids))
+    return report
 
 
 def sweeper_loop(rt: Runtime, stop: threading.Event) -> None:
@@ -27,7 +33,7 @@ def sweeper_loop(rt: Runtime, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             report = sweep_once(rt)
-            if report.queued or report.rungs or report.interviews_ended:
+            if report.queued or report.rungs or report.interviews_ended or report.ats_polls:
                 log.info("sweep: %s", report.summary())
         except Exception:  # noqa: BLE001 - a failed tick is logged; the next one retries
             log.exception("sweep tick failed")

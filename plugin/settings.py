@@ -38,6 +38,10 @@ class Settings:
     sweep_interval: float = 30.0
     max_send_attempts: int = 6
     log_level: str = "INFO"
+    # Fernet keys for ATS secrets at rest, newest first (older ones still decrypt). Empty: derived
+    # from secret_key, so the embedded default needs nothing.
+    encryption_keys: tuple[str, ...] = ()
+    poll_interval_minutes: float = 15.0  # default reconciliation interval for ATS connections
     # Not from the environment: tests and the demo pass these in.
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -98,6 +102,8 @@ class Settings:
             sweep_interval=reader.positive_number("SWEEP_INTERVAL", 30.0),
             max_send_attempts=int(reader.positive_number("MAX_SEND_ATTEMPTS", 6, integer=True)),
             log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
+            encryption_keys=reader.fernet_keys("ENCRYPTION_KEYS"),
+            poll_interval_minutes=reader.positive_number("POLL_INTERVAL_MINUTES", 15.0),
         )
         reader.raise_errors()
         return settings
@@ -166,6 +172,23 @@ class _Reader:
             self.errors.append(f"{PREFIX}{name} must be one of {', '.join(choices)} (got {value!r})")
             return default
         return value
+
+    def fernet_keys(self, name: str) -> tuple[str, ...]:
+        value = self._raw(name)
+        if not value:
+            return ()
+        from cryptography.fernet import Fernet
+
+        keys = tuple(k.strip() for k in value.split(",") if k.strip())
+        for index, key in enumerate(keys, 1):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                self.errors.append(
+                    f"{PREFIX}{name} key {index} is not a Fernet key (32 url-safe base64-encoded bytes; make one with "
+                    "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
+                )
+        return keys
 
     def raise_errors(self) -> None:
         if self.errors:

@@ -18,6 +18,7 @@ from plugin.orgs import organization_for_key
 
 
 def register_api(app: Flask) -> Api:
+    from plugin.api.connections import blp as connections_blp
     from plugin.api.events import blp as events_blp
     from plugin.api.organization import blp as organization_blp
     from plugin.api.policies import blp as policies_blp
@@ -37,7 +38,7 @@ def register_api(app: Flask) -> Api:
     )
     api = Api(app)
     protected = set()
-    for blueprint in (events_blp, organization_blp, policies_blp, records_blp):
+    for blueprint in (events_blp, organization_blp, policies_blp, records_blp, connections_blp):
         api.register_blueprint(blueprint)
         protected.add(blueprint.name)
 

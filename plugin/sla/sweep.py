@@ -60,11 +60,15 @@ class SweepReport:
     requeued: int = 0
     abandoned: int = 0
     conflicts: int = 0
+    # Filled by plugin.processes.sweep_once, which also runs the ATS steps of a tick.
+    ats_deliveries_requeued: int = 0
+    ats_polls: int = 0
 
     def summary(self) -> str:
         rungs = ", ".join(f"{k} {v}" for k, v in sorted(self.rungs.items())) or "none"
         return (f"interviews ended {self.interviews_ended}; rungs: {rungs}; messages queued {self.queued}, "
-                f"re-queued {self.requeued}, abandoned {self.abandoned}")
+                f"re-queued {self.requeued}, abandoned {self.abandoned}; "
+                f"ATS deliveries re-queued {self.ats_deliveries_requeued}, polls started {self.ats_polls}")
 
 
 def sweep(db: Database, now: datetime, dispatch: Dispatch) -> SweepReport:
