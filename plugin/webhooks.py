@@ -67,7 +67,7 @@ def receive(provider: str, connection_id: str) -> Any:
             log.error("ATS connection %s: %s", connection_id, exc)
             return _error(500, "This connection's signing secret cannot be read; an admin must enter it again.")
         problem = None if adapter.verify(incoming, secrets) else "The signature is missing or does not match."
-        problem = problem or adapter.stale_reason(incoming, now)
+        problem = problem or adapter.stale_reason(incoming, now, dict(row.options or {}))
         if problem:
             session.rollback()
             session.execute(update(AtsConnection).where(AtsConnection.id == connection_id).values(

@@ -440,7 +440,10 @@ class AshbyAdapter(Adapter):
             return None  # the title is a nicety for emails; ids alone are enough to act
         key = f"ashby:interviewStage.info:{stage_id}"
         if key not in ctx.cache:
-            ctx.cache[key] = clip(self._client(ctx).interview_stage_info(stage_id).get("title"))
+            try:
+                ctx.cache[key] = clip(self._client(ctx).interview_stage_info(stage_id).get("title"))
+            except PermanentAtsError:
+                ctx.cache[key] = None  # a deleted stage must not fail the interview; outages still retry
         return ctx.cache[key]  # type: ignore[no-any-return]
 
     def _client(self, ctx: Context) -> AshbyClient:
@@ -472,6 +475,8 @@ class AshbyAdapter(Adapter):
             page = self._client(ctx).list_page(stream, sync_token=sync.get("syncToken"),
                                                cursor=sync.get("nextCursor"))
         except SyncRestartRequired:
+            if not sync.get("syncToken"):
+                raise  # a full sync was refused: dropping a token we did not send cannot help
             state[stream] = {"syncToken": None, "nextCursor": None, "syncedAt": sync.get("syncedAt"),
                              "floor": self._full_sync_floor(sync, ctx).isoformat()}
             return PollPage(records=[], cursor=state, more=True)

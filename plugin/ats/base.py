@@ -134,8 +134,11 @@ class Adapter(ABC):
         """The vendor's test or ping request: acknowledged with `success_status`, nothing applied."""
         return False
 
-    def stale_reason(self, request: WebhookRequest, now: datetime) -> str | None:
-        """Why a correctly signed request must still be refused as a replay, or None."""
+    def stale_reason(self, request: WebhookRequest, now: datetime,
+                     options: Mapping[str, Any] | None = None) -> str | None:
+        """Why a correctly signed request must still be refused as a replay, or None.
+
+        `options` are the connection's (Lever's `max_age_hours`)."""
         return None
 
     @abstractmethod

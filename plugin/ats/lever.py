@@ -251,6 +251,7 @@ class _Translation:
         if not isinstance(opportunity, dict):
             raise AdapterError("the Lever record has no `opportunity` object")
         self.record, self.ctx, self.hint, self.opp = record, ctx, hint, opportunity
+        self.refs: dict[str, Any] = {}  # candidate and job, shared by every application event
         self.id = self._required("id")
         self.contact = self._required("contact")
 
@@ -294,9 +295,8 @@ class _Translation:
 
     # events
     def events(self) -> list[CanonicalEvent]:
-        erasure = self.erasure()
-        if erasure is not None:
-            return [erasure]  # nothing personal is re-emitted for an erased person
+        if self.erased():
+            return self.erasure()  # nothing personal is re-emitted for an erased person
         job = self.job()
         if job is None:
             # An opportunity without a posting (a sourced lead) is not an application to a job yet;
@@ -308,8 +308,8 @@ class _Translation:
     def app_event(self, event_id: str, type_: EventType, at: datetime, **extra: Any) -> CanonicalEvent:
         # The current stage rides only on the stage change: other events may be older than it.
         stage = _expanded_text(self.opp.get("stage")) if type_ is EventType.APPLICATION_STAGE_CHANGED else None
-        return CanonicalEvent(id=event_id, type=type_, occurred_at=at, application=ApplicationRef(id=self.id, stage=stage),
-                              **self.refs, **extra)
+        return CanonicalEvent(id=event_id, type=type_, occurred_at=at,
+                              application=ApplicationRef(id=self.id, stage=stage), **self.refs, **extra)
 
     def created(self) -> CanonicalEvent:
         at = self._time(self.opp.get("createdAt")) or self.updated_at()
@@ -370,8 +370,9 @@ class _Translation:
                 and hint.interview_id not in {str(iv["id"]) for iv in listed}
                 and self.ctx.lookup.interview(hint.interview_id) is not None):
             # Gone from Lever: cancelled. Only for an interview we hold (nothing to cancel otherwise).
-            events.append(self.app_event(f"lever:interview:{hint.interview_id}:deleted", EventType.INTERVIEW_CANCELLED,
-                                         hint.triggered_at, interview=InterviewRef(id=hint.interview_id)))
+            events.append(self.app_event(f"lever:interview:{hint.interview_id}:deleted",
+                                         EventType.INTERVIEW_CANCELLED, hint.triggered_at,
+                                         interview=InterviewRef(id=hint.interview_id)))
         return events
 
     def interview_events(self, interview: Mapping[str, Any]) -> list[CanonicalEvent]:
@@ -381,7 +382,8 @@ class _Translation:
         # Lever documents `duration` in minutes; without it the end is unknown, so the start stands in
         # (the obligation then opens at the start, hours early at worst, never days late).
         ends = starts + timedelta(minutes=duration) if starts and isinstance(duration, (int, float)) else starts
-        ref = InterviewRef(id=interview_id, starts_at=starts, ends_at=ends, stage=_expanded_text(interview.get("stage")))
+        ref = InterviewRef(id=interview_id, starts_at=starts, ends_at=ends,
+                           stage=_expanded_text(interview.get("stage")))
         canceled = interview.get("canceledAt")
         if canceled is not None:
             return [self.app_event(f"lever:interview:{interview_id}:cancelled:{_ms(canceled)}",
@@ -407,13 +409,22 @@ class _Translation:
         found = [t for t in times if t is not None]
         return min(found) if found else None
 
-    def erasure(self) -> CanonicalEvent | None:
+    def erased(self) -> bool:
+        return self.opp.get("deletedAt") is not None or bool(self.opp.get("isAnonymized"))
+
+    def erasure(self) -> list[CanonicalEvent]:
+        if not _holds(self.ctx, self.id, self.contact):
+            return []  # nobody we know: nothing to erase (and no tombstone for a stranger's id)
         deleted = self.opp.get("deletedAt")
         if deleted is not None:
-            return _erased(self.id, self.contact, ErasureReason.DELETED, self._time(deleted) or self.ctx.now)
-        if self.opp.get("isAnonymized"):
-            return _erased(self.id, self.contact, ErasureReason.ANONYMISED, self.updated_at())
-        return None
+            return [_erased(self.id, self.contact, ErasureReason.DELETED, self._time(deleted) or self.ctx.now)]
+        return [_erased(self.id, self.contact, ErasureReason.ANONYMISED, self.updated_at())]
+
+
+def _holds(ctx: Context, opportunity_id: str, contact_id: str) -> bool:
+    """Whether we hold this application or person (both paths ask the same, so their ids agree)."""
+    return (ctx.lookup.application(opportunity_id) is not None
+            or bool(ctx.lookup.applications_of_candidate(contact_id)))
 
 
 def _erased(opportunity_id: str, contact_id: str, reason: ErasureReason, at: datetime) -> CanonicalEvent:
@@ -547,11 +558,9 @@ def _opportunity_id(data: Mapping[str, Any], interview_id: str | None, ctx: Cont
 def _deleted_without_record(opportunity_id: str, data: Mapping[str, Any], hint: Hint,
                             ctx: Context) -> list[CanonicalEvent]:
     """candidateDeleted and Lever no longer has the opportunity (404), as expected after a delete."""
-    contact = data.get("contactId")
-    if not contact:
-        keys = ctx.lookup.application(opportunity_id)
-        contact = keys.candidate_id if keys else None
-    if not contact:
+    keys = ctx.lookup.application(opportunity_id)
+    contact = data.get("contactId") or (keys.candidate_id if keys else None)
+    if not contact or not _holds(ctx, opportunity_id, str(contact)):
         return []  # we never held this person: nothing to erase (the deleted-opportunities poll agrees)
     return [_erased(opportunity_id, str(contact), ErasureReason.DELETED, hint.triggered_at)]
 
