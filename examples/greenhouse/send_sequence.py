@@ -90,6 +90,9 @@ def sequence(now: datetime) -> list[tuple[str, dict]]:
                                                                 "type": {"id": 3, "name": "Wrong skill set"}})
     steps.append(("reject_candidate", rejected))
     hired = application_payload("hire_candidate", PEOPLE[1], now, stage="Offer", status="hired")
+    offer = hired["payload"]["application"]["offer"]  # the hire webhook fires when the offer is accepted
+    offer.update(created_at=iso(now - timedelta(days=1)), sent_at=(now - timedelta(days=1)).date().isoformat(),
+                 resolved_at=iso(now), starts_at=(now + timedelta(days=30)).date().isoformat())
     steps.append(("hire_candidate", hired))
     job = template("job_updated")
     job["payload"]["job"].update(id=JOB["id"], name=JOB["name"], status="closed", closed_at=iso(now),
