@@ -28,7 +28,7 @@ COMMON_OPTIONS: dict[str, str] = {
     "poll_lookback_days": "lookback",  # how far back the first poll looks
 }
 VENDOR_OPTIONS: dict[str, dict[str, str]] = {
-    "greenhouse": {"auth_url": "url"},  # OAuth token endpoint for Harvest v3
+    "greenhouse": {"auth_url": "url", "poll_page_size": "page_size"},  # OAuth token endpoint; Harvest v3 per_page
     "lever": {"max_age_hours": "max_age"},  # refuse signed requests older than this (replay check)
     "workable": {"subdomain": "subdomain"},  # https://<subdomain>.workable.com/spi/v3
     "ashby": {},
@@ -78,6 +78,8 @@ def _check_option(kind: str, value: Any) -> str | None:
         return None if number and (value == 0 or 1 <= value <= 1440) else "Minutes between 1 and 1440, or 0 for no polling."
     if kind == "lookback":
         return None if number and 1 <= value <= 90 else "Days between 1 and 90."
+    if kind == "page_size":
+        return None if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 500 else "Between 1 and 500."
     if kind == "max_age":
         return None if number and 0 < value <= 168 else "Hours between 0 and 168."
     if kind == "subdomain":
