@@ -237,3 +237,20 @@ def test_a_disabled_connection_is_not_polled(rt, org, harvest, tick):
     assert harvest.api_requests("interviews") == []
     with rt.db.session() as session:
         assert session.get(AtsConnection, conn["id"]).next_poll_at is None
+
+
+def test_erasing_a_candidate_removes_the_raw_deliveries_that_named_them(rt, org, gh, tick):
+    rejected = post(org, gh, "reject_candidate.json", "e-1")  # Hector Porter, candidate 265788
+    other = post(org, gh, "hire_candidate.json", "e-2")  # someone else
+    tick()
+    erase = json.loads(fixture_bytes("greenhouse", "delete_candidate.json"))
+    erase["payload"]["person"]["id"] = 265788
+    body = json.dumps(erase).encode()
+    erased = org.client.post(gh["webhook_path"], data=body, headers=signed(body, "e-3")).get_json()["delivery_id"]
+    tick()
+    assert [e["type"] for e in delivery(rt, erased).events] == ["candidate.erased"]
+    for delivery_id in (rejected, erased):
+        row = delivery(rt, delivery_id)
+        assert row.body is None and row.headers == {}
+        assert b"Porter" not in json.dumps(org.get(f"/api/v1/deliveries/{delivery_id}")).encode()
+    assert delivery(rt, other).body is not None

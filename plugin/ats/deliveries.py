@@ -33,8 +33,8 @@ from plugin.ats.lookup import DbLookup
 from plugin.ats.secrets import SecretBox, SecretsUnreadable
 from plugin.db import Database
 from plugin.events import CanonicalEvent
-from plugin.models import AtsConnection, AtsDelivery, DeliveryKind, DeliveryState, Organization
-from plugin.sla.ledger import record_event
+from plugin.models import AtsConnection, AtsDelivery, Candidate, DeliveryKind, DeliveryState, Organization
+from plugin.sla.ledger import record_event, scrub_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,8 @@ def _record(db: Database, delivery_id: int, events: list[CanonicalEvent], now: d
                                 "detail": outcome.detail if outcome else None})
             delivery.state, delivery.processed_at, delivery.error = DeliveryState.PROCESSED, now, None
             delivery.next_attempt_at, delivery.events = None, results
+            if _names_an_erased_person(session, org.id, events):
+                scrub_deliveries(session, {delivery_id})  # the erasure (or news of an erased person) itself
             session.commit()
             return results
         except IntegrityError:
@@ -187,6 +189,13 @@ def _record(db: Database, delivery_id: int, events: list[CanonicalEvent], now: d
         finally:
             session.close()
     raise AssertionError("unreachable")
+
+
+def _names_an_erased_person(session: Session, org_id: str, events: list[CanonicalEvent]) -> bool:
+    ids = {event.candidate.id for event in events if event.candidate is not None}
+    return bool(ids) and session.scalar(
+        select(Candidate.id).where(Candidate.org_id == org_id, Candidate.external_id.in_(ids),
+                                   Candidate.erased_at.is_not(None)).limit(1)) is not None
 
 
 def _failed_attempt(db: Database, delivery_id: int, error: str, now: datetime, *, permanent: bool,

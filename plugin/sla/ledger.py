@@ -37,6 +37,7 @@ from plugin.models import (
     Notification,
     NotificationKind,
     NotificationState,
+    AtsDelivery,
     Obligation,
     ObligationState,
     Organization,
@@ -535,14 +536,22 @@ def erase_candidate(session: Session, candidate: Candidate, *, now: datetime, ac
         update(Notification).where(Notification.candidate_id == candidate.id)
         .values(recipient_email=None, recipient_name=None, subject=None, body_text=None, body_html=None, context={})
     )
-    session.execute(
-        update(InboundEvent).where(InboundEvent.org_id == org.id,
-                                   InboundEvent.candidate_external_id == candidate.external_id)
-        .values(raw=None, canonical=None)
-    )
+    mine = (InboundEvent.org_id == org.id, InboundEvent.candidate_external_id == candidate.external_id)
+    # ATS deliveries are kept raw for replay; the ones that spoke of this person lose their bodies.
+    delivery_ids = {raw["ats_delivery_id"] for raw in session.scalars(select(InboundEvent.raw).where(*mine))
+                    if isinstance(raw, dict) and "ats_delivery_id" in raw}
+    scrub_deliveries(session, delivery_ids)
+    session.execute(update(InboundEvent).where(*mine).values(raw=None, canonical=None))
     candidate.name = candidate.email = candidate.locale = candidate.timezone = None
     candidate.erased_at, candidate.erasure_reason = now, reason
     audit(session, org.id, "candidate", candidate.id, "erased", now, actor, after={"reason": reason})
+
+
+def scrub_deliveries(session: Session, delivery_ids: set[int]) -> None:
+    """Remove the raw bodies (and headers) of ATS deliveries that carried an erased person's data."""
+    if delivery_ids:
+        session.execute(update(AtsDelivery).where(AtsDelivery.id.in_(delivery_ids))
+                        .values(body=None, headers={}, error=None))
 
 
 def _guarded(handler):  # type: ignore[no-untyped-def]
