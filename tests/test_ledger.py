@@ -150,6 +150,34 @@ def test_rejection_cancelled_by_reopen_before_send_time_keeps_obligation_and_lad
     assert application(rt.db, "a-1").status is ApplicationStatus.ACTIVE
 
 
+def test_rejection_that_arrives_before_the_interview_it_followed_is_still_sent(org, tick, rt):
+    # Polls and webhooks race: the ATS's rejection reaches us before the poll reports the interview.
+    ended = utc(2026, 11, 2, 15)  # Mon 10:00 NY
+    tick(at=utc(2026, 11, 2, 17))
+    org.post(rejected(utc(2026, 11, 2, 16, 30)))
+    org.post(interview_done(ended))
+    walk(tick, utc(2026, 11, 6, 22))
+    [rejection] = sent(rt.db, "rejection")
+    assert rejection.sent_at == utc(2026, 11, 3, 15)  # 1 working day after the interview, in the window
+    assert kinds(rt.db).count("rejection") == 1 and "status_update" not in kinds(rt.db)
+
+
+def test_late_interview_after_a_rejection_the_ats_sent_itself_sends_nothing(org, tick, rt):
+    tick(at=utc(2026, 11, 2, 17))
+    org.post(rejected(utc(2026, 11, 2, 16, 30), ats_notification="sent"))
+    org.post(interview_done(utc(2026, 11, 2, 15)))
+    walk(tick, utc(2026, 11, 6, 22))
+    assert sent(rt.db) == []
+
+
+def test_an_interview_after_the_rejection_does_not_bring_a_rejection(org, tick, rt):
+    tick(at=utc(2026, 11, 2, 17))
+    org.post(rejected(utc(2026, 11, 2, 14)))
+    org.post(interview_done(utc(2026, 11, 2, 16)))  # a round the ATS still reports after rejecting
+    walk(tick, utc(2026, 11, 6, 22))
+    assert notifications(rt.db, "rejection") == []
+
+
 def test_rejection_of_a_candidate_never_interviewed_sends_nothing(org, tick, rt):
     org.post(event("application.created", utc(2026, 11, 2, 14)))
     result = org.post(rejected(utc(2026, 11, 2, 15)))

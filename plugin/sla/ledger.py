@@ -296,6 +296,8 @@ def open_for_interview(session: Session, org: Organization, interview: Interview
     app = interview.application
     if app.first_interview_ended_at is None or interview.ends_at < app.first_interview_ended_at:
         app.first_interview_ended_at = interview.ends_at
+    if app.status is ApplicationStatus.REJECTED:
+        _rejected_before_we_knew_of_the_interview(session, org, app, interview, now=now, actor=actor)
     if app.status is not ApplicationStatus.ACTIVE or app.candidate.erased_at is not None:
         return
     current = open_obligation(app)
@@ -348,20 +350,51 @@ def _application_rejected(ctx: _Context) -> Outcome:
         return APPLIED
     if not app.interviewed:
         return Outcome(EventOutcome.APPLIED, "not interviewed: the ATS handles this rejection")
-    policy = policy_for(ctx.org, app.job)
-    cals = calendars(ctx.org, app.candidate)
+    _schedule_rejection(ctx.session, ctx.org, app, current, event.notify_not_before, now=ctx.now, actor=ctx.actor)
+    return APPLIED
+
+
+def _schedule_rejection(session: Session, org: Organization, app: Application, current: Obligation | None,
+                        notify_not_before: datetime | None, *, now: datetime, actor: str) -> None:
+    policy = policy_for(org, app.job)
+    cals = calendars(org, app.candidate)
     earliest = max(
-        ctx.now,
-        deadlines.not_before_working_days(_last_interview_end(ctx.session, app), policy.rejection_min_delay_working_days,
+        now,
+        deadlines.not_before_working_days(_last_interview_end(session, app), policy.rejection_min_delay_working_days,
                                           cals.candidate),
-        event.notify_not_before or ctx.now,
+        notify_not_before or now,
     )
     send_at = cals.candidate.next_window_opening(earliest, policy.send_window)
     obligations.schedule(
-        ctx.session, ctx.org, NotificationKind.REJECTION, app=app, obligation=current, at=send_at, now=ctx.now,
-        dedupe_key=f"rejection:app{app.id}:ob{current.id if current else 0}", actor=ctx.actor,
+        session, org, NotificationKind.REJECTION, app=app, obligation=current, at=send_at, now=now,
+        dedupe_key=f"rejection:app{app.id}:ob{current.id if current else 0}", actor=actor,
     )
-    return APPLIED
+
+
+def _rejected_before_we_knew_of_the_interview(session: Session, org: Organization, app: Application,
+                                              interview: Interview, *, now: datetime, actor: str) -> None:
+    """A rejection arrived first and was taken as "not interviewed"; the interview preceded it.
+
+    Webhooks and polls race (Workable and Greenhouse interviews come only from the poll), so the
+    candidate is owed the rejection notice after all, unless the ATS said it told them.
+    """
+    if interview.ends_at > app.status_changed_at or app.candidate.erased_at is not None:
+        return
+    already = session.scalar(select(Notification.id).where(Notification.application_id == app.id,
+                                                           Notification.kind == NotificationKind.REJECTION).limit(1))
+    if already is not None:
+        return
+    rejection = session.scalar(
+        select(InboundEvent.canonical).where(InboundEvent.org_id == org.id,
+                                             InboundEvent.application_external_id == app.external_id,
+                                             InboundEvent.event_type == EventType.APPLICATION_REJECTED.value,
+                                             InboundEvent.outcome == EventOutcome.APPLIED)
+        .order_by(InboundEvent.occurred_at.desc()).limit(1))
+    if rejection is None or rejection.get("ats_notification") in (AtsNotification.SENT, AtsNotification.SCHEDULED):
+        return
+    not_before = rejection.get("notify_not_before")
+    _schedule_rejection(session, org, app, None, datetime.fromisoformat(not_before) if not_before else None,
+                        now=now, actor=actor)
 
 
 def _last_interview_end(session: Session, app: Application) -> datetime:
