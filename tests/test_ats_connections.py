@@ -171,3 +171,31 @@ def test_rotation_without_grace_drops_the_old_secret_at_once(org, gh):
     org.client.post(f"/api/v1/connections/{gh['id']}/rotate-secret",
                     json={"signing_secret": "gh-webhook-secret-2", "grace_hours": 0}, headers=org.headers)
     assert org.client.post(gh["webhook_path"], data=body, headers=signed(body)).status_code == 401
+
+
+def test_every_shared_fixture_is_exercised_somewhere():
+    """tests/fixtures/ats/ holds every payload of the research notes; each must be used by a test."""
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    sources = "".join(p.read_text() for p in here.glob("test_ats_*.py"))
+    missing = [f"{p.parent.name}/{p.name}" for p in (here / "fixtures" / "ats").glob("*/*")
+               if p.suffix in (".json", ".txt") and p.stem not in sources and p.name not in sources]
+    assert missing == []
+
+
+def test_ashbys_published_envelope_is_not_json_and_is_refused_with_400(org):
+    ashby = connect(org, "ashby", signing_secret=SECRET)
+    body = fixture_bytes("other", "ashby-common_payload_envelope.txt")  # `"data": {...}` as published
+    headers = {"Content-Type": "application/json",
+               "Ashby-Signature": "sha256=" + hmac_sha256_hex(SECRET, body)}
+    response = org.client.post(ashby["webhook_path"], data=body, headers=headers)
+    assert response.status_code == 400 and "not valid JSON" in response.get_json()["message"]
+
+
+def test_a_vendor_without_an_adapter_gets_404_naming_the_ones_we_have(org, gh):
+    body = fixture_bytes("other", "teamtailor-job_update.json")  # Teamtailor: not supported yet
+    response = org.client.post(f"/webhooks/teamtailor/{gh['id']}", data=body,
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 404
+    assert "ashby, greenhouse, lever, workable" in response.get_json()["message"]
