@@ -558,7 +558,7 @@ def test_second_poll_returns_only_what_changed(rt: Any, org: Any, ashby: AshbySt
         again, _, _ = full_poll(ctx, cursor)
     assert [r["id"] for r in records] == ["app-2"]
     assert [r.json().get("syncToken") for r in ashby.calls("application.list")][-2] is not None
-    assert f"ashby:application:app-2:archived:2026-11-02T13:50:00.000+00:00" in {e.id for e in events}
+    assert "ashby:application:app-2:archived:2026-11-02T13:50:00.000+00:00" in {e.id for e in events}
     assert again == []
 
 
