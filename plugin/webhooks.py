@@ -24,6 +24,7 @@ from plugin.ats import deliveries, registry
 from plugin.ats.base import WebhookRequest
 from plugin.ats.secrets import SecretBox, SecretsUnreadable
 from plugin.ats.signing import body_hash
+from plugin.body_limit import declared_too_large, read_within_limit
 from plugin.models import AtsConnection, ConnectionState, DeliveryKind, DeliveryState
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,9 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 @bp.post("/<provider>/<connection_id>")
 def receive(provider: str, connection_id: str) -> Any:
     rt = current_app.extensions["ghostless"]
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and request.content_length > limit:
-        return _error(413, f"The body is larger than {limit} bytes.")
+    too_large = f"The body is larger than {request.max_content_length} bytes."
+    if declared_too_large(request):
+        return _error(413, too_large)
     adapter = registry.get(provider)
     if adapter is None:
         return _error(404, f"Unknown provider {provider!r}; one of: {', '.join(registry.providers())}.")
@@ -51,9 +52,9 @@ def receive(provider: str, connection_id: str) -> Any:
             return _error(404, "No such connection. Copy the webhook URL from the connection again.")
         if row.state is ConnectionState.DISABLED:
             return _error(410, "This connection is disabled; remove the webhook in your ATS or re-enable it.")
-        body = request.get_data(cache=False)
-        if request.content_length is None and len(body) >= limit:  # chunked and cut short at the limit
-            return _error(413, f"The body is larger than {limit} bytes.")
+        body = read_within_limit(request)
+        if body is None:
+            return _error(413, too_large)
         if not request.is_json:
             return _error(400, "Send the webhook as JSON with 'Content-Type: application/json'.")
         try:
@@ -62,7 +63,8 @@ def receive(provider: str, connection_id: str) -> Any:
             return _error(400, f"The body is not valid JSON: {exc}")
         incoming = WebhookRequest(body=body, headers=deliveries.storable_headers(request.headers), payload=payload)
         try:
-            secrets = connections_module.view(row, SecretBox(rt.settings), now).signing_secrets
+            # Only the signing secrets: the API credentials are not needed to answer a webhook.
+            secrets = connections_module.accepted_secrets(row, SecretBox(rt.settings), now)
         except SecretsUnreadable as exc:
             log.error("ATS connection %s: %s", connection_id, exc)
             return _error(500, "This connection's signing secret cannot be read; an admin must enter it again.")

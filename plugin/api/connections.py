@@ -12,6 +12,8 @@ POST /api/v1/deliveries/<id>/retry            process a failed delivery again
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +22,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from plugin.api import current_org, db_session, now
 from plugin.api.policies import StrictBoolean
@@ -134,8 +137,16 @@ def _connection(connection_id: str) -> AtsConnection:
     return connection
 
 
-def _invalid(exc: service.ConnectionError_) -> None:
-    abort(422, message="The connection is invalid; nothing was changed.", errors={"json": exc.errors})
+@contextmanager
+def _saving() -> Iterator[Session]:
+    """The request's session, committed after the block; invalid input is a 422 and changes nothing."""
+    session = db_session()
+    try:
+        yield session
+    except service.ConnectionError_ as exc:
+        session.rollback()
+        abort(422, message="The connection is invalid; nothing was changed.", errors={"json": exc.errors})
+    session.commit()
 
 
 @blp.route("/connections")
@@ -152,16 +163,11 @@ class Connections(MethodView):
              description="Providers: greenhouse, lever, ashby, workable. The answer holds the webhook URL to paste "
                          "into the ATS. Secrets are encrypted at rest and never returned.")
     def post(self, body: dict[str, Any]) -> AtsConnection:
-        session = db_session()
-        try:
+        with _saving() as session:
             connection = service.create(
                 session, _box(), current_org(session).id, provider=body["provider"], name=body.get("name"),
                 signing_secret=body.get("signing_secret"), credentials=body.get("credentials", {}),
                 options=body.get("options", {}), now=now(), actor=_actor())
-        except service.ConnectionError_ as exc:
-            session.rollback()
-            _invalid(exc)
-        session.commit()
         return connection
 
 
@@ -177,15 +183,10 @@ class ConnectionItem(MethodView):
              description="A disabled connection answers its ATS with 410 Gone, so the ATS stops retrying.")
     def patch(self, body: dict[str, Any], connection_id: str) -> AtsConnection:
         connection = _connection(connection_id)
-        session = db_session()
-        try:
+        with _saving() as session:
             service.update(session, _box(), connection, name=body.get("name"), enabled=body.get("enabled"),
                            credentials=body.get("credentials"), options=body.get("options"), now=now(),
                            actor=_actor())
-        except service.ConnectionError_ as exc:
-            session.rollback()
-            _invalid(exc)
-        session.commit()
         return connection
 
 
@@ -200,14 +201,9 @@ class RotateSecret(MethodView):
         if "signing_secret" not in body:
             abort(422, message="Send the new secret.", errors={"json": {"signing_secret": ["Required."]}})
         connection = _connection(connection_id)
-        session = db_session()
-        try:
+        with _saving() as session:
             service.rotate_secret(session, _box(), connection, body["signing_secret"],
                                   timedelta(hours=body["grace_hours"]), now=now(), actor=_actor())
-        except service.ConnectionError_ as exc:
-            session.rollback()
-            _invalid(exc)
-        session.commit()
         return connection
 
 

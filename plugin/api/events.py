@@ -12,6 +12,7 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import IntegrityError
 
 from plugin.api import current_org, db_session, now
+from plugin.body_limit import declared_too_large, read_within_limit
 from plugin.api.event_schemas import MAX_BATCH, EventValidationError, load_events
 from plugin.sla.ledger import record_event
 
@@ -84,14 +85,12 @@ def _too_large() -> None:
 
 
 def _json_body() -> Any:
-    if request.content_length is not None and request.content_length > (request.max_content_length or 0):
+    if declared_too_large(request):
         _too_large()
     if not request.is_json:
         abort(400, message="Send the events as JSON with 'Content-Type: application/json'.")
-    data = request.get_data(cache=True)
-    # Without Content-Length (chunked), werkzeug stops reading at the limit instead of failing:
-    # a body that fills the whole allowance was cut short, so it was too large.
-    if request.content_length is None and len(data) >= (request.max_content_length or 0):
+    data = read_within_limit(request)
+    if data is None:
         _too_large()
     try:
         return json.loads(data)

@@ -199,15 +199,20 @@ def rotate_secret(session: Session, box: SecretBox, connection: AtsConnection, n
     return connection
 
 
-def view(connection: AtsConnection, box: SecretBox, now: datetime) -> Connection:
-    """The decrypted connection an adapter works with; an expired previous secret is left out."""
+def accepted_secrets(connection: AtsConnection, box: SecretBox, now: datetime) -> tuple[str, ...]:
+    """The signing secrets that verify a webhook now: the current one, then a rotated-out one in grace."""
     secrets = [box.open(connection.signing_secret)] if connection.signing_secret else []
     if (connection.previous_signing_secret and connection.previous_secret_expires_at
             and now < connection.previous_secret_expires_at):
         secrets.append(box.open(connection.previous_signing_secret))
+    return tuple(secrets)
+
+
+def view(connection: AtsConnection, box: SecretBox, now: datetime) -> Connection:
+    """The decrypted connection an adapter works with."""
     return Connection(id=connection.id, org_id=connection.org_id, provider=connection.provider,
-                      signing_secrets=tuple(secrets), credentials=box.open_json(connection.credentials),
-                      options=dict(connection.options or {}))
+                      signing_secrets=accepted_secrets(connection, box, now),
+                      credentials=box.open_json(connection.credentials), options=dict(connection.options or {}))
 
 
 def credential_names(connection: AtsConnection, box: SecretBox) -> list[str]:

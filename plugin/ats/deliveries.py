@@ -64,13 +64,17 @@ def store(session: Session, connection: AtsConnection, *, kind: DeliveryKind, ke
           headers: dict[str, str], vendor_event: str | None, now: datetime,
           state: DeliveryState = DeliveryState.RECEIVED) -> Stored:
     """Insert the raw delivery unless (connection, key) exists. Commits nothing; a savepoint absorbs a race."""
-    existing = session.scalar(select(AtsDelivery.id).where(AtsDelivery.connection_id == connection.id,
+    key = key[:300]  # the column's size: look up exactly what is stored, or a long key never dedupes
+
+    def existing() -> int | None:
+        return session.scalar(select(AtsDelivery.id).where(AtsDelivery.connection_id == connection.id,
                                                           AtsDelivery.delivery_key == key))
-    if existing is not None:
-        return Stored(existing, duplicate=True)
+
+    if (found := existing()) is not None:
+        return Stored(found, duplicate=True)
     delivery = AtsDelivery(
         org_id=connection.org_id, connection_id=connection.id, provider=connection.provider, kind=kind,
-        delivery_key=key[:300], vendor_event=(vendor_event or "")[:100] or None, received_at=now,
+        delivery_key=key, vendor_event=(vendor_event or "")[:100] or None, received_at=now,
         headers=headers, body=body, state=state, attempts=0,
         next_attempt_at=now + LOST_JOB_GRACE if state is DeliveryState.RECEIVED else None,
         processed_at=now if state is DeliveryState.IGNORED else None,
@@ -79,8 +83,7 @@ def store(session: Session, connection: AtsConnection, *, kind: DeliveryKind, ke
         with session.begin_nested():
             session.add(delivery)
     except IntegrityError:  # the same delivery arrived twice at once: the other request stored it
-        found = session.scalar(select(AtsDelivery.id).where(AtsDelivery.connection_id == connection.id,
-                                                           AtsDelivery.delivery_key == key))
+        found = existing()
         assert found is not None
         return Stored(found, duplicate=True)
     connection.last_delivery_at = now

@@ -101,11 +101,11 @@ def poll(db: Database, box: SecretBox, connection_id: str, *, now: datetime) -> 
         row.poll_started_at = now
     try:
         for _ in range(MAX_PAGES):
-            page, cursor_before = _fetch(db, box, connection_id, cursor, now), cursor
+            page = _fetch(db, box, connection_id, cursor, now)
             report.pages += 1
             report.records += len(page.records)
             if page.records:
-                new_id = _store_page(db, connection_id, cursor_before, page.records, now)
+                new_id = _store_page(db, connection_id, cursor, page.records, now)
                 if new_id is not None:
                     report.deliveries += 1
                     deliveries.process(db, box, new_id, now=now)
