@@ -19,6 +19,9 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
     from plugin import runtime as runtime_module
     from plugin.api import register_api
     from plugin.health import bp as health_bp
+    from plugin.sendgrid_events import bp as sendgrid_events_bp
+    from plugin.sendgrid_inbound import bp as sendgrid_inbound_bp
+    from plugin.status_page import bp as status_page_bp
     from plugin.webhooks import bp as webhooks_bp
 
     if runtime is None:
@@ -47,5 +50,8 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(sendgrid_events_bp)
+    app.register_blueprint(sendgrid_inbound_bp)
+    app.register_blueprint(status_page_bp)
     register_api(app)
     return app

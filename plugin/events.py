@@ -88,6 +88,9 @@ class CandidateRef:
     email: str | None = None
     locale: str | None = None
     timezone: str | None = None
+    # Where the candidate lives, for their public holidays (send windows); ISO 3166 codes.
+    country: str | None = None
+    subdivision: str | None = None
 
 
 @dataclass(frozen=True)

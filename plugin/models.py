@@ -96,6 +96,9 @@ class NotificationKind(StrEnum):
     REMINDER_HIRING_MANAGER = "reminder_hiring_manager"
     ESCALATION = "escalation"
     DELIVERY_FAILED = "delivery_failed"
+    REPLY_ACK = "reply_ack"  # to a candidate who replied: where things stand, once per cycle
+    REPLY_FORWARD = "reply_forward"  # a candidate's reply, forwarded to the recruiter
+    CANDIDATE_WITHDREW = "candidate_withdrew"  # to the recruiter: withdrawn from the status page
 
     @property
     def is_candidate_facing(self) -> bool:
@@ -108,8 +111,34 @@ class NotificationKind(StrEnum):
 
 
 CANDIDATE_KINDS = frozenset(
-    {NotificationKind.NEXT_STEPS, NotificationKind.STATUS_UPDATE, NotificationKind.REJECTION, NotificationKind.JOB_CLOSED}
+    {NotificationKind.NEXT_STEPS, NotificationKind.STATUS_UPDATE, NotificationKind.REJECTION,
+     NotificationKind.JOB_CLOSED, NotificationKind.REPLY_ACK}
 )
+
+
+class DeliveryStatus(StrEnum):
+    """What SendGrid's Event Webhook last told us about a sent message (None: nothing yet).
+
+    Ordered by how final they are: a late `deferred` never overwrites `delivered`, and nothing
+    overwrites `bounce`/`dropped` except a later `delivered` (a soft bounce that was retried).
+    """
+
+    PROCESSED = "processed"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    BOUNCE = "bounce"
+    DROPPED = "dropped"
+    SPAMREPORT = "spamreport"
+
+    @property
+    def undeliverable(self) -> bool:
+        return self in (DeliveryStatus.BOUNCE, DeliveryStatus.DROPPED)
+
+
+class ReplyState(StrEnum):
+    MATCHED = "matched"  # from a known candidate: on their timeline, forwarded
+    UNKNOWN_SENDER = "unknown_sender"  # stored for review, not answered
+    ERASED = "erased"  # personal data removed
 
 
 class NotificationState(StrEnum):
@@ -138,6 +167,11 @@ class Organization(Base):
     sender_name: Mapped[str | None] = mapped_column(String(200))
     sender_email: Mapped[str | None] = mapped_column(String(320))
     escalation_email: Mapped[str | None] = mapped_column(String(320))  # the talent-ops lead
+    locale: Mapped[str] = mapped_column(String(35), default="en")  # internal mail; candidates' fallback
+    # SendGrid Event Webhook verification key (base64 DER, as SendGrid shows it); None: events refused.
+    sendgrid_event_public_key: Mapped[str | None] = mapped_column(Text)
+    # Inbound Parse: SHA-256 of the password in the URL SendGrid posts to (basic auth); None: refused.
+    sendgrid_inbound_secret_hash: Mapped[str | None] = mapped_column(String(64))
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # overrides of DEFAULT_POLICY
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -218,6 +252,9 @@ class Candidate(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     locale: Mapped[str | None] = mapped_column(String(35))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # Public holidays of the candidate's own country (send windows); None: the organisation's.
+    holiday_country: Mapped[str | None] = mapped_column(String(8))
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(16))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     erasure_reason: Mapped[str | None] = mapped_column(String(32))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id"))
@@ -386,7 +423,12 @@ class Notification(Base):
     scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # set by delivery events (later)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # proof of notice (SendGrid `delivered`)
+    delivery_status: Mapped[DeliveryStatus | None] = mapped_column(_enum(DeliveryStatus))
+    delivery_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivery_detail: Mapped[str | None] = mapped_column(Text)  # bounce/dropped reason, SMTP response
+    # The locale asked for when its templates did not exist (the message went out in `locale`).
+    locale_fallback_from: Mapped[str | None] = mapped_column(String(35))
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -397,6 +439,69 @@ class Notification(Base):
 
     application: Mapped[Application | None] = relationship()
     candidate: Mapped[Candidate | None] = relationship()
+
+
+class MailEvent(Base):
+    """One SendGrid Event Webhook event, kept as proof (delivered = the candidate received it)."""
+
+    __tablename__ = "mail_events"
+    __table_args__ = (
+        # Duplicates: SendGrid re-posts events, sometimes with a new sg_event_id, so the key is
+        # (message id, event, timestamp) when sg_event_id alone cannot be trusted.
+        UniqueConstraint("org_id", "dedupe_key", name="uq_mail_events_dedupe"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"), index=True)  # proof
+    dedupe_key: Mapped[str] = mapped_column(String(300))
+    sg_event_id: Mapped[str | None] = mapped_column(String(100))
+    sg_message_id: Mapped[str | None] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[str | None] = mapped_column(Text)  # reason / response / bounce type
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # minus the recipient address after retention
+
+
+class CandidateReply(Base):
+    """A mail received through SendGrid Inbound Parse (a candidate answering one of our messages)."""
+
+    __tablename__ = "candidate_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id"), index=True)  # erase
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)  # timeline
+    state: Mapped[ReplyState] = mapped_column(_enum(ReplyState))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    from_email: Mapped[str | None] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[str | None] = mapped_column(String(300))  # the Message-ID header: dedupe of re-posts
+    forward_notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    ack_notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+
+
+class TemplateOverride(Base):
+    """An organisation's own wording for one message kind in one locale (any field may be unset)."""
+
+    __tablename__ = "template_overrides"
+    __table_args__ = (UniqueConstraint("org_id", "kind", "locale", name="uq_template_overrides"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind))
+    locale: Mapped[str] = mapped_column(String(35))
+    subject: Mapped[str | None] = mapped_column(Text)  # Jinja, same context as the packaged template
+    body: Mapped[str | None] = mapped_column(Text)  # Jinja plain text; the HTML part is built from it
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    signature: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
 
 
 class InboundEvent(Base):

@@ -42,6 +42,9 @@ class Settings:
     # from secret_key, so the embedded default needs nothing.
     encryption_keys: tuple[str, ...] = ()
     poll_interval_minutes: float = 15.0  # default reconciliation interval for ATS connections
+    # Days after a candidate's decision was delivered before their personal data is anonymised;
+    # also how long a status-page link stays valid.
+    retention_days: int = 180
     # Not from the environment: tests and the demo pass these in.
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -104,6 +107,7 @@ class Settings:
             log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
             encryption_keys=reader.fernet_keys("ENCRYPTION_KEYS"),
             poll_interval_minutes=reader.positive_number("POLL_INTERVAL_MINUTES", 15.0),
+            retention_days=int(reader.positive_number("RETENTION_DAYS", 180, integer=True)),
         )
         reader.raise_errors()
         return settings

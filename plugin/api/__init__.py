@@ -20,9 +20,12 @@ from plugin.orgs import organization_for_key
 def register_api(app: Flask) -> Api:
     from plugin.api.connections import blp as connections_blp
     from plugin.api.events import blp as events_blp
+    from plugin.api.mail_settings import blp as mail_settings_blp
     from plugin.api.organization import blp as organization_blp
     from plugin.api.policies import blp as policies_blp
+    from plugin.api.proof import blp as proof_blp
     from plugin.api.records import blp as records_blp
+    from plugin.api.templates import blp as templates_blp
 
     app.config.update(
         API_TITLE="Ghostless API",
@@ -38,7 +41,8 @@ def register_api(app: Flask) -> Api:
     )
     api = Api(app)
     protected = set()
-    for blueprint in (events_blp, organization_blp, policies_blp, records_blp, connections_blp):
+    for blueprint in (events_blp, organization_blp, policies_blp, records_blp, connections_blp,
+                      mail_settings_blp, proof_blp, templates_blp):
         api.register_blueprint(blueprint)
         protected.add(blueprint.name)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from plugin.sla.calendar import CalendarError, validate_calendar
 from plugin.events import (
     APPLICATION_SCOPED,
     INTERVIEW_EVENTS,
@@ -198,9 +199,27 @@ class CandidateSchema(_Strict):
     email = _email()
     locale = Locale(allow_none=True)
     timezone = TimeZoneName(allow_none=True)
+    country = fields.String(allow_none=True, validate=validate.Length(min=2, max=8))
+    subdivision = fields.String(allow_none=True, validate=validate.Length(min=1, max=16))
+
+    @validates_schema
+    def _known_holiday_calendar(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """A country the holidays package does not know would silently mean "no holidays"."""
+        country, subdivision = data.get("country"), data.get("subdivision")
+        if subdivision is not None and country is None:
+            raise ValidationError("A subdivision needs a country.", "subdivision")
+        if country is None:
+            return
+        try:
+            validate_calendar("UTC", country.upper(), subdivision.upper() if subdivision else None)
+        except CalendarError as exc:
+            raise ValidationError(str(exc), "subdivision" if "ubdivision" in str(exc) else "country") from None
 
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> CandidateRef:
+        for key in ("country", "subdivision"):
+            if data.get(key):
+                data[key] = data[key].upper()
         return CandidateRef(**data)
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from plugin import runtime, status_links
 from plugin.mail.base import Address, OutgoingMessage
 from plugin.models import Notification, NotificationKind, Obligation, Organization
+from plugin.notify.render import RenderedMessage
 from plugin.sla import deadlines, messages
 from plugin.sla.obligations import calendars
 from plugin.sla.policy import policy_for
@@ -105,3 +107,32 @@ def outgoing(session: Session, notification: Notification) -> OutgoingMessage:
         reply_to=None,
         headers=headers,
     )
+
+
+def message_locale(session: Session, notification: Notification) -> str | None:
+    """Candidate mail in the candidate's language; internal mail in the organisation's."""
+    if notification.kind.is_candidate_facing:
+        # The candidate's current language (it may have changed since the message was scheduled).
+        candidate = notification.candidate
+        return candidate.locale if candidate is not None and candidate.locale else notification.locale
+    org = session.get(Organization, notification.org_id)
+    return org.locale if org is not None else None
+
+
+def render_notification(session: Session, notification: Notification, now: datetime) -> RenderedMessage:
+    """Render `notification` as it will be sent, and remember which locale was used.
+
+    A locale without templates falls back (de-AT -> de -> the default); the fallback is logged by the
+    renderer and recorded on the row (`locale_fallback_from`) so reports can count it.
+    """
+    rt = runtime.current()
+    requested = message_locale(session, notification)
+    context = build_context(session, notification, now)
+    if notification.kind.is_candidate_facing and notification.application_id is not None:
+        context["status_url"] = status_links.status_url(rt.settings, notification.application_id)
+    resolved = rt.renderer.resolve_locale(notification.kind.value, requested)
+    rendered = rt.renderer.render(notification.kind.value, resolved, context)
+    notification.locale = resolved
+    if requested and resolved != requested:
+        notification.locale_fallback_from = requested
+    return rendered

@@ -74,8 +74,7 @@ def send_notification(notification_id: int) -> str:
             messages.mark_failed(session, notification, "No email address for the recipient.", now, ACTOR)
             return "failed: no email address"
         try:
-            rendered = rt.renderer.render(notification.kind.value, notification.locale,
-                                          compose.build_context(session, notification, now))
+            rendered = compose.render_notification(session, notification, now)
         except TemplateError as exc:
             messages.mark_failed(session, notification, f"Template error: {exc}", now, ACTOR)
             return "failed: template"

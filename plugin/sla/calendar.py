@@ -114,9 +114,14 @@ class BusinessCalendar:
     subdivision: str | None = None
     working_weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday=0
     closures: frozenset[date] = frozenset()
+    # Further public-holiday calendars observed on top of `country` (the candidate's own country
+    # for candidate mail): a day off in either is not a working day.
+    also_observes: tuple[tuple[str, str | None], ...] = ()
 
     def __post_init__(self) -> None:
         validate_calendar(self.timezone, self.country, self.subdivision)
+        for country, subdivision in self.also_observes:
+            validate_calendar(self.timezone, country, subdivision)
         # Callers (DB rows, JSON) hand us lists/sets; normalise so the object stays hashable.
         weekdays = frozenset(self.working_weekdays)
         if not weekdays:
@@ -150,11 +155,23 @@ class BusinessCalendar:
 
     # --- days -------------------------------------------------------------------------
 
+    def also_observing(self, country: str | None, subdivision: str | None) -> BusinessCalendar:
+        """This calendar plus another country's public holidays; unknown codes fall back to self."""
+        if country is None or (country, subdivision) == (self.country, self.subdivision):
+            return self
+        try:
+            return dataclasses.replace(self, also_observes=self.also_observes + ((country, subdivision),))
+        except CalendarError as exc:
+            logger.debug("Ignoring candidate holiday calendar %r/%r: %s", country, subdivision, exc)
+            return self
+
     def holiday_name(self, day: date) -> str | None:
         _require_date(day)
-        if self.country is not None:
+        for country, subdivision in ((self.country, self.subdivision), *self.also_observes):
+            if country is None:
+                continue
             with _holidays_lock:
-                name = _holidays_for(self.country, self.subdivision).get(day)
+                name = _holidays_for(country, subdivision).get(day)
             if name:
                 return name
         return "Closure" if day in self.closures else None

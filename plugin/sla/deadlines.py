@@ -1,7 +1,9 @@
 """Deadline and ladder arithmetic (DESIGN.md, "Timing, precisely"). Pure: no database writes.
 
 The candidate's calendar is the organisation's working days and holidays in the candidate's own time
-zone when known; reminders follow the organisation's calendar.
+zone when known, plus the candidate's own public holidays (`obligations.calendars`); reminders follow
+the organisation's calendar. The due day is a working day of the candidate's calendar, so autopilot
+(the opening of the candidate's send window on that day) always lands before `due_at` (its end).
 """
 
 from __future__ import annotations

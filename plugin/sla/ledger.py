@@ -28,12 +28,14 @@ from plugin.models import (
     Application,
     ApplicationStatus,
     Candidate,
+    CandidateReply,
     EventOutcome,
     InboundEvent,
     Interview,
     InterviewStatus,
     Job,
     JobStatus,
+    MailEvent,
     Notification,
     NotificationKind,
     NotificationState,
@@ -41,6 +43,7 @@ from plugin.models import (
     Obligation,
     ObligationState,
     Organization,
+    ReplyState,
 )
 from plugin.sla import deadlines, obligations
 from plugin.sla.obligations import UNSENT, audit, calendars, cancel_unsent, open_obligation
@@ -123,6 +126,8 @@ class _Context:
                 value = getattr(ref, field)
                 if value is not None:
                     setattr(candidate, field, value)
+            if ref.country is not None:
+                candidate.holiday_country, candidate.holiday_subdivision = ref.country, ref.subdivision
         return candidate
 
     def job(self, ref: JobRef) -> Job:
@@ -542,7 +547,7 @@ def _merge(ctx: _Context, loser: Candidate, survivor_ref: CandidateRef) -> None:
     ctx.session.flush()
     if survivor.id == loser.id:
         return
-    for field in ("name", "email", "locale", "timezone"):
+    for field in PERSONAL_FIELDS:
         if getattr(survivor, field) is None:
             setattr(survivor, field, getattr(loser, field))
     ctx.session.execute(update(Application).where(Application.candidate_id == loser.id)
@@ -551,7 +556,7 @@ def _merge(ctx: _Context, loser: Candidate, survivor_ref: CandidateRef) -> None:
                         .values(candidate_id=survivor.id))
     loser.merged_into_id = survivor.id
     loser.erased_at, loser.erasure_reason = ctx.now, ErasureReason.MERGED.value
-    loser.name = loser.email = loser.locale = loser.timezone = None
+    _clear_personal_data(loser)
     ctx.audit("candidate", loser.id, "merged", after={"into": survivor.id})
 
 
@@ -575,9 +580,24 @@ def erase_candidate(session: Session, candidate: Candidate, *, now: datetime, ac
                     if isinstance(raw, dict) and "ats_delivery_id" in raw}
     scrub_deliveries(session, delivery_ids)
     session.execute(update(InboundEvent).where(*mine).values(raw=None, canonical=None))
-    candidate.name = candidate.email = candidate.locale = candidate.timezone = None
+    session.execute(
+        update(CandidateReply).where(CandidateReply.candidate_id == candidate.id)
+        .values(state=ReplyState.ERASED, from_email=None, from_name=None, subject=None, text=None)
+    )
+    # Delivery events stay as proof (what happened, when); the raw event names the address.
+    sent = select(Notification.id).where(Notification.candidate_id == candidate.id)
+    session.execute(update(MailEvent).where(MailEvent.notification_id.in_(sent)).values(raw=None))
+    _clear_personal_data(candidate)
     candidate.erased_at, candidate.erasure_reason = now, reason
     audit(session, org.id, "candidate", candidate.id, "erased", now, actor, after={"reason": reason})
+
+
+PERSONAL_FIELDS = ("name", "email", "locale", "timezone", "holiday_country", "holiday_subdivision")
+
+
+def _clear_personal_data(candidate: Candidate) -> None:
+    for field in PERSONAL_FIELDS:
+        setattr(candidate, field, None)
 
 
 def scrub_deliveries(session: Session, delivery_ids: set[int]) -> None:

@@ -34,8 +34,15 @@ UNSENT = (NotificationState.SCHEDULED, NotificationState.QUEUED)
 
 
 def calendars(org: Organization, candidate: Candidate | None) -> Calendars:
+    """Internal mail follows the organisation's calendar; candidate mail and deadlines follow the
+    organisation's working days and holidays in the candidate's time zone, plus the candidate's own
+    public holidays when their country is known (a day off for either side is not counted)."""
     org_cal = calendar_for(org)
-    return Calendars(org=org_cal, candidate=org_cal.with_timezone(candidate.timezone if candidate else None))
+    if candidate is None:
+        return Calendars(org=org_cal, candidate=org_cal)
+    candidate_cal = org_cal.with_timezone(candidate.timezone).also_observing(
+        candidate.holiday_country, candidate.holiday_subdivision)
+    return Calendars(org=org_cal, candidate=candidate_cal)
 
 
 def audit(

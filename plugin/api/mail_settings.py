@@ -1,0 +1,7 @@
+"""(being built)"""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("mail_settings", __name__, url_prefix="/api/v1", description="(being built)")
