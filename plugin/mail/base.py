@@ -7,7 +7,7 @@ subject can never add a header (``"Eve\\r\\nBcc: x@y"``), whatever transport is 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -41,6 +41,53 @@ class SendResult:
     provider_message_id: str | None
 
 
+# SendGrid: at most 1000 recipients (personalizations here, one `to` each) per request.
+BULK_MAX_RECIPIENTS = 1000
+
+
+@dataclass(frozen=True)
+class BulkRecipient:
+    notification_id: int
+    to: Address
+    # Token -> this recipient's value, applied to subject, text and HTML (SendGrid `substitutions`).
+    substitutions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BulkMessage:
+    """One content, many recipients (job closing notices): one SendGrid request.
+
+    The subject and parts contain substitution tokens; each recipient's message is the content with
+    their values put in (`personalised`). Every recipient address appears once.
+    """
+
+    kind: str
+    sender: Address
+    subject: str
+    text: str
+    html: str
+    recipients: Sequence[BulkRecipient]
+    reply_to: Address | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def personalised(self) -> list[OutgoingMessage]:
+        return [
+            OutgoingMessage(
+                notification_id=r.notification_id, kind=self.kind, sender=self.sender, to=r.to,
+                subject=substitute(self.subject, r.substitutions), text=substitute(self.text, r.substitutions),
+                html=substitute(self.html, r.substitutions), reply_to=self.reply_to, headers=self.headers,
+            )
+            for r in self.recipients
+        ]
+
+
+def substitute(content: str, substitutions: Mapping[str, str]) -> str:
+    """What SendGrid does with `substitutions`: replace every token with its value."""
+    for token, value in substitutions.items():
+        content = content.replace(token, value)
+    return content
+
+
 class MailError(Exception):
     """Base class: the message was not (known to be) handed to the provider."""
 
@@ -69,6 +116,11 @@ class MailProvider(Protocol):
     name: str
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
+
+    def send_bulk(self, message: BulkMessage) -> dict[int, str | None]:
+        """Send to every recipient in one request: all accepted (notification id -> provider
+        message id), or one error for all."""
+        ...
 
 
 # --- header safety ---------------------------------------------------------------------------

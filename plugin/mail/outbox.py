@@ -20,6 +20,7 @@ from pathlib import Path
 
 from plugin.mail.base import (
     Address,
+    BulkMessage,
     OutgoingMessage,
     PermanentMailError,
     SendResult,
@@ -115,6 +116,11 @@ class OutboxProvider:
                 pass
             raise
         return SendResult(provider_message_id=_message_id(message))
+
+    def send_bulk(self, message: BulkMessage) -> dict[int, str | None]:
+        """One file per recipient, as each of them receives it."""
+        personal = [prepare(m) for m in message.personalised()]  # all valid before any is written
+        return {m.notification_id: self.send(m).provider_message_id for m in personal}
 
 
 def read_outbox(directory: Path) -> list[EmailMessage]:

@@ -29,17 +29,24 @@ from sendgrid.helpers.mail import (
     Header,
     HtmlContent,
     Mail,
+    Personalization,
     PlainTextContent,
     ReplyTo,
     Subject,
+    Substitution,
     To,
 )
 
 from plugin.mail.base import (
+    BULK_MAX_RECIPIENTS,
+    KIND_HEADER,
+    NOTIFICATION_ID_HEADER,
+    BulkMessage,
     OutgoingMessage,
     PermanentMailError,
     SendResult,
     TransientMailError,
+    clean_header_text,
     ghostless_headers,
     prepare,
 )
@@ -147,8 +154,51 @@ class SendGridProvider:
         body: dict[str, Any] = mail.get()
         return body
 
+    def build_bulk_request_body(self, message: BulkMessage) -> dict[str, Any]:
+        """One request, one personalization per recipient (exposed for contract tests).
+
+        Each personalization carries the recipient's substitutions, their notification id as a
+        custom arg (so every Event Webhook event names its notification) and as a header.
+        """
+        if not 1 <= len(message.recipients) <= BULK_MAX_RECIPIENTS:
+            raise PermanentMailError(f"a bulk send takes 1..{BULK_MAX_RECIPIENTS} recipients, "
+                                     f"got {len(message.recipients)}")
+        # Validate sender, subject and headers once, and every recipient address on its own.
+        first = prepare(message.personalised()[0])
+        mail = Mail(
+            from_email=From(first.sender.email, first.sender.name),
+            subject=Subject(clean_header_text(message.subject)),
+            plain_text_content=PlainTextContent(message.text),
+            html_content=HtmlContent(message.html),
+        )
+        for index, recipient in enumerate(message.recipients):
+            to = prepare(OutgoingMessage(recipient.notification_id, message.kind, message.sender,
+                                         recipient.to, "x", "", "")).to
+            personalization = Personalization()
+            personalization.add_to(To(to.email, _recipient_name(to.name)))
+            for token, value in recipient.substitutions.items():
+                personalization.add_substitution(Substitution(token, value))
+            personalization.add_custom_arg(CustomArg("notification_id", str(recipient.notification_id)))
+            personalization.add_header(Header(NOTIFICATION_ID_HEADER, str(recipient.notification_id)))
+            mail.add_personalization(personalization, index=index)  # the helper inserts at 0 by default
+        if first.reply_to is not None:
+            mail.reply_to = ReplyTo(first.reply_to.email, first.reply_to.name)
+        mail.category = Category(message.kind)
+        mail.custom_arg = [CustomArg("kind", message.kind)]
+        mail.header = [Header(KIND_HEADER, message.kind)] + [
+            Header(name, value) for name, value in first.headers.items()]
+        body: dict[str, Any] = mail.get()
+        return body
+
+    def send_bulk(self, message: BulkMessage) -> dict[int, str | None]:
+        message_id = self._post(self.build_bulk_request_body(message))
+        return {recipient.notification_id: message_id for recipient in message.recipients}
+
     def send(self, message: OutgoingMessage) -> SendResult:
-        body = self.build_request_body(message)
+        return SendResult(provider_message_id=self._post(self.build_request_body(message)))
+
+    def _post(self, body: dict[str, Any]) -> str | None:
+        """POST /v3/mail/send; the X-Message-Id on success, a Transient/PermanentMailError otherwise."""
         try:
             # Same call SendGridAPIClient.send() makes, but with the JSON we already built.
             response = self._client.client.mail.send.post(request_body=body)
@@ -158,7 +208,7 @@ class SendGridProvider:
             raise TransientMailError(f"SendGrid unreachable: {exc!r}") from exc
 
         if response.status_code in (200, 202):
-            return SendResult(provider_message_id=_header(response.headers, "X-Message-Id"))
+            return _header(response.headers, "X-Message-Id")
         # Any other non-error status is unexplained. The mail may have been accepted, so
         # escalate rather than retry into a possible duplicate.
         raise PermanentMailError(f"SendGrid answered unexpected status {response.status_code}")

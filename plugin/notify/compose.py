@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin import runtime, status_links
 from plugin.mail.base import Address, OutgoingMessage
-from plugin.models import Notification, NotificationKind, Obligation, Organization
-from plugin.notify.render import RenderedMessage
+from plugin.models import Notification, NotificationKind, Obligation, Organization, TemplateOverride
+from plugin.notify.dates import human_date, human_instant
+from plugin.notify.render import Override, RenderedMessage
 from plugin.sla import deadlines, messages
 from plugin.sla.obligations import calendars
 from plugin.sla.policy import policy_for
 
 DEFAULT_SENDER_EMAIL = "no-reply@ghostless.local"
 KIND_LABELS = {kind: kind.value.replace("_", " ") for kind in NotificationKind}
-
-
-def human_date(day: date, today: date) -> str:
-    text = f"{day:%A} {day.day} {day:%B}"
-    return text if day.year == today.year else f"{text} {day.year}"
-
-
-def human_instant(instant: datetime, tz: Any) -> str:
-    local = instant.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} {local.tzname()}"
 
 
 def next_update_due(session: Session, notification: Notification, now: datetime) -> datetime | None:
@@ -41,7 +33,9 @@ def next_update_due(session: Session, notification: Notification, now: datetime)
     return min(next_due, decision_at) if decision_at is not None else next_due
 
 
-def build_context(session: Session, notification: Notification, now: datetime) -> dict[str, Any]:
+def build_context(session: Session, notification: Notification, now: datetime,
+                  locale: str | None = None) -> dict[str, Any]:
+    """Everything the templates may use; dates in `locale` (the language the message is written in)."""
     org = session.get(Organization, notification.org_id)
     assert org is not None
     app = notification.application
@@ -54,7 +48,8 @@ def build_context(session: Session, notification: Notification, now: datetime) -
         "org": {"name": org.name, "sender_name": org.sender_name or org.name},
         "candidate": {"name": name, "first_name": name.split()[0] if name else None},
         "job": {"title": app.job.title if app else None, "department": app.job.department if app else None},
-        "application": {"stage": app.stage if app else None, "external_id": app.external_id if app else ""},
+        "application": {"stage": app.stage if app else None, "external_id": app.external_id if app else "",
+                        "status": app.status.value if app else None},
         "recipient_name": notification.recipient_name,
         **notification.context,
     }
@@ -62,18 +57,18 @@ def build_context(session: Session, notification: Notification, now: datetime) -
         due_day = cals.candidate.local_date(obligation.due_at)
         policy = policy_for(org, app.job) if app else None
         context.update(
-            due_date=human_date(due_day, today),
-            due_at_text=human_instant(obligation.due_at, cals.candidate.tz),
+            due_date=human_date(due_day, today, locale),
+            due_at_text=human_instant(obligation.due_at, cals.candidate.tz, locale),
             interview_stage=app.stage if app else None,
             autopilot=notification.autopilot or bool(policy and policy.autopilot),
         )
         if policy is not None and notification.kind in (NotificationKind.REMINDER_RECRUITER,
                                                         NotificationKind.REMINDER_HIRING_MANAGER):
             autopilot_at = deadlines.rung_time(deadlines.Rung.AUTOPILOT, obligation.due_at, policy, cals)
-            context["autopilot_at_text"] = human_instant(autopilot_at, cals.org.tz) if autopilot_at else None
+            context["autopilot_at_text"] = human_instant(autopilot_at, cals.org.tz, locale) if autopilot_at else None
     if notification.kind is NotificationKind.STATUS_UPDATE:
         next_due = next_update_due(session, notification, now)
-        context["next_date"] = human_date(cals.candidate.local_date(next_due), today) if next_due else None
+        context["next_date"] = human_date(cals.candidate.local_date(next_due), today, locale) if next_due else None
         context["autopilot"] = notification.autopilot
     if notification.kind is NotificationKind.JOB_CLOSED:
         context["jobs"] = messages.closing_job_titles(session, notification)
@@ -90,21 +85,37 @@ def recipient(notification: Notification) -> tuple[str | None, str | None]:
     return notification.recipient_name, notification.recipient_email
 
 
+def template_override(session: Session, notification: Notification) -> TemplateOverride | None:
+    """The organisation's own wording for this message's kind and (resolved) locale, if any."""
+    return session.scalar(select(TemplateOverride).where(
+        TemplateOverride.org_id == notification.org_id, TemplateOverride.kind == notification.kind,
+        TemplateOverride.locale == (notification.locale or "en"),
+    ))
+
+
+def as_override(row: TemplateOverride | None) -> Override | None:
+    if row is None:
+        return None
+    return Override(subject=row.subject, body=row.body, signature=row.signature)
+
+
 def outgoing(session: Session, notification: Notification) -> OutgoingMessage:
     org = session.get(Organization, notification.org_id)
     assert org is not None
     name, email = recipient(notification)
     assert email is not None
     headers = {"X-Ghostless-Autopilot": "yes"} if notification.autopilot else {}
+    custom = template_override(session, notification)
+    sender_name = (custom.sender_name if custom and custom.sender_name else None) or org.sender_name or org.name
     return OutgoingMessage(
         notification_id=notification.id,
         kind=notification.kind.value,
-        sender=Address(org.sender_email or DEFAULT_SENDER_EMAIL, org.sender_name or org.name),
+        sender=Address(org.sender_email or DEFAULT_SENDER_EMAIL, sender_name),
         to=Address(email, name),
         subject=notification.subject or "",
         text=notification.body_text or "",
         html=notification.body_html or "",
-        reply_to=None,
+        reply_to=Address(custom.reply_to) if custom and custom.reply_to else None,
         headers=headers,
     )
 
@@ -119,20 +130,29 @@ def message_locale(session: Session, notification: Notification) -> str | None:
     return org.locale if org is not None else None
 
 
-def render_notification(session: Session, notification: Notification, now: datetime) -> RenderedMessage:
-    """Render `notification` as it will be sent, and remember which locale was used.
+def render_inputs(session: Session, notification: Notification, now: datetime) -> "RenderInputs":
+    """(locale, context, override) for rendering `notification`; records the locale used.
 
     A locale without templates falls back (de-AT -> de -> the default); the fallback is logged by the
     renderer and recorded on the row (`locale_fallback_from`) so reports can count it.
     """
     rt = runtime.current()
     requested = message_locale(session, notification)
-    context = build_context(session, notification, now)
-    if notification.kind.is_candidate_facing and notification.application_id is not None:
-        context["status_url"] = status_links.status_url(rt.settings, notification.application_id)
     resolved = rt.renderer.resolve_locale(notification.kind.value, requested)
-    rendered = rt.renderer.render(notification.kind.value, resolved, context)
     notification.locale = resolved
     if requested and resolved != requested:
         notification.locale_fallback_from = requested
-    return rendered
+    context = build_context(session, notification, now, resolved)
+    if notification.kind.is_candidate_facing and notification.application_id is not None:
+        context["status_url"] = status_links.status_url(rt.settings, notification.application_id)
+    return resolved, context, as_override(template_override(session, notification))
+
+
+RenderInputs = tuple[str, dict[str, Any], Override | None]
+
+
+def render_notification(session: Session, notification: Notification, now: datetime) -> tuple[RenderedMessage, RenderInputs]:
+    """Render `notification` exactly as it will be sent; also what it was rendered from."""
+    inputs = render_inputs(session, notification, now)
+    locale, context, override = inputs
+    return runtime.current().renderer.render(notification.kind.value, locale, context, override), inputs

@@ -15,15 +15,16 @@ rather than risk sending twice (SendGrid has no idempotency key).
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Sequence
 
 from rq import Queue
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from plugin import clock, runtime
 from plugin.mail.base import PermanentMailError, TransientMailError
-from plugin.models import Notification, NotificationState
+from plugin.models import Notification, NotificationKind, NotificationState
 from plugin.notify import compose
 from plugin.notify.render import TemplateError
 from plugin.sla import messages
@@ -35,16 +36,36 @@ BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), ti
 
 
 def dispatch(queue: Queue, ids: Sequence[int]) -> None:
-    """Enqueue one job per notification. Called only after the rows were committed as `queued`.
+    """Enqueue the jobs that send these notifications. Called only after the rows were committed
+    as `queued`.
+
+    Job closing notices go out in bulk (one SendGrid request per 1000 recipients): one
+    `send_closing_notices` job per organisation, which claims whatever closing notices are queued.
+    Everything else gets one job per notification.
 
     No fixed, unique RQ job id: a retry or a recovery must be able to enqueue again while an earlier
     job for the same row is still remembered by Redis (results and failures are kept for a while).
-    A duplicate job is harmless, because `send_notification` claims its row before sending.
+    A duplicate job is harmless, because every job claims its rows before sending.
     """
-    for notification_id in ids:
+    from plugin.notify.bulk import send_closing_notices
+
+    if not ids:
+        return
+    with runtime.current().db.session() as session:
+        rows = session.execute(
+            select(Notification.id, Notification.kind, Notification.org_id).where(Notification.id.in_(ids))
+        ).all()
+    closing_orgs = sorted({org_id for _, kind, org_id in rows if kind is NotificationKind.JOB_CLOSED})
+    for notification_id, kind, _ in rows:
+        if kind is not NotificationKind.JOB_CLOSED:
+            queue.enqueue(
+                send_notification, notification_id, description=f"send notification {notification_id}",
+                job_timeout=120, result_ttl=600, failure_ttl=7 * 24 * 3600,
+            )
+    for org_id in closing_orgs:
         queue.enqueue(
-            send_notification, notification_id, description=f"send notification {notification_id}",
-            job_timeout=120, result_ttl=600, failure_ttl=7 * 24 * 3600,
+            send_closing_notices, org_id, description=f"send closing notices of organisation {org_id}",
+            job_timeout=1800, result_ttl=600, failure_ttl=7 * 24 * 3600,
         )
 
 
@@ -63,53 +84,71 @@ def send_notification(notification_id: int) -> str:
     with rt.db.session() as session:
         notification = session.get(Notification, notification_id)
         assert notification is not None
-        reason = messages.reason_not_to_send(session, notification)
-        if reason is not None:
-            notification.state, notification.cancelled_reason = NotificationState.CANCELLED, reason[:64]
-            audit(session, notification.org_id, "notification", notification.id, "cancelled", now, ACTOR,
-                  after={"reason": reason})
-            return f"cancelled: {reason}"
-        _, email = compose.recipient(notification)
-        if not email:
-            messages.mark_failed(session, notification, "No email address for the recipient.", now, ACTOR)
-            return "failed: no email address"
-        try:
-            rendered = compose.render_notification(session, notification, now)
-        except TemplateError as exc:
-            messages.mark_failed(session, notification, f"Template error: {exc}", now, ACTOR)
-            return "failed: template"
-        notification.subject, notification.body_text, notification.body_html = (
-            rendered.subject, rendered.text, rendered.html)
-        notification.recipient_name, notification.recipient_email = compose.recipient(notification)
+        outcome, _ = ready_to_send(session, notification, now)
+        if outcome is not None:
+            return outcome
         message = compose.outgoing(session, notification)
         attempts = notification.attempts
 
     try:
         result = rt.mail.send(message)
     except TransientMailError as exc:
-        return _retry_later(notification_id, exc, attempts)
+        return retry_later(notification_id, exc, attempts)
     except PermanentMailError as exc:
-        return _fail(notification_id, str(exc))
+        return fail(notification_id, str(exc))
 
     with rt.db.session() as session:
         notification = session.get(Notification, notification_id)
         assert notification is not None
-        sent_at = clock.now()
-        notification.state, notification.sent_at = NotificationState.SENT, sent_at
-        notification.provider, notification.provider_message_id = rt.mail.name, result.provider_message_id
-        notification.last_error = None
-        audit(session, notification.org_id, "notification", notification.id, "sent", sent_at, ACTOR,
-              after={"provider": rt.mail.name, "message_id": result.provider_message_id})
-        messages.on_sent(session, notification, sent_at, ACTOR)
+        record_sent(session, notification, rt.mail.name, result.provider_message_id, clock.now())
     log.info("sent notification %s (%s) via %s", notification_id, message.kind, rt.mail.name)
     return "sent"
 
 
-def _retry_later(notification_id: int, exc: TransientMailError, attempts: int) -> str:
+def ready_to_send(session: Session, notification: Notification,
+                  now: datetime) -> tuple[str | None, compose.RenderInputs | None]:
+    """Re-check current state, then render and store the content (committed by the caller before
+    sending, so the stored content is exactly what was sent).
+
+    (None, what it was rendered from): send it; (why not, None): it was cancelled or failed.
+    """
+    reason = messages.reason_not_to_send(session, notification)
+    if reason is not None:
+        notification.state, notification.cancelled_reason = NotificationState.CANCELLED, reason[:64]
+        audit(session, notification.org_id, "notification", notification.id, "cancelled", now, ACTOR,
+              after={"reason": reason})
+        return f"cancelled: {reason}", None
+    _, email = compose.recipient(notification)
+    if not email:
+        messages.mark_failed(session, notification, "No email address for the recipient.", now, ACTOR)
+        return "failed: no email address", None
+    try:
+        rendered, inputs = compose.render_notification(session, notification, now)
+    except TemplateError as exc:
+        messages.mark_failed(session, notification, f"Template error: {exc}", now, ACTOR)
+        return "failed: template", None
+    notification.subject, notification.body_text, notification.body_html = (
+        rendered.subject, rendered.text, rendered.html)
+    notification.recipient_name, notification.recipient_email = compose.recipient(notification)
+    return None, inputs
+
+
+def record_sent(session: Session, notification: Notification, provider: str, message_id: str | None,
+                sent_at: datetime) -> None:
+    """The provider accepted the message: store its id (events are matched by it) and discharge."""
+    notification.state, notification.sent_at = NotificationState.SENT, sent_at
+    notification.provider, notification.provider_message_id = provider, message_id
+    notification.last_error = None
+    audit(session, notification.org_id, "notification", notification.id, "sent", sent_at, ACTOR,
+          after={"provider": provider, "message_id": message_id})
+    messages.on_sent(session, notification, sent_at, ACTOR)
+
+
+def retry_later(notification_id: int, exc: TransientMailError, attempts: int) -> str:
     rt = runtime.current()
     now = clock.now()
     if attempts >= rt.settings.max_send_attempts:
-        return _fail(notification_id, f"Gave up after {attempts} attempts: {exc}")
+        return fail(notification_id, f"Gave up after {attempts} attempts: {exc}")
     retry_at = exc.retry_at if exc.retry_at and exc.retry_at > now else now + backoff(attempts)
     with rt.db.session() as session:
         session.execute(
@@ -121,7 +160,7 @@ def _retry_later(notification_id: int, exc: TransientMailError, attempts: int) -
     return f"retry at {retry_at.isoformat()}"
 
 
-def _fail(notification_id: int, error: str) -> str:
+def fail(notification_id: int, error: str) -> str:
     rt = runtime.current()
     with rt.db.session() as session:
         notification = session.get(Notification, notification_id)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChainableUndefined, FileSystemLoader
+import css_inline
+from jinja2 import ChainableUndefined, FileSystemLoader, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -53,6 +54,52 @@ class RenderedMessage:
 
 class TemplateError(ValueError):
     """Unknown kind, missing template, or a template that failed to render."""
+
+
+@dataclass(frozen=True)
+class Override:
+    """An organisation's own wording for one kind and locale (`TemplateOverride`); None: packaged.
+
+    `body` is plain text (Jinja, same variables as the packaged template); the HTML part is built
+    from it inside the shared layout, so an admin never writes HTML and cannot break the layout.
+    """
+
+    subject: str | None = None
+    body: str | None = None
+    signature: str | None = None
+
+
+# Every candidate email carries the status-page link; an override body that leaves it out gets
+# this line appended (in the message's language).
+STATUS_LINK_LINE = {
+    "en": "See where your application stands:",
+    "de": "Hier sehen Sie jederzeit, wo Ihre Bewerbung steht:",
+    "fr": "Suivez l'avancement de votre candidature :",
+    "es": "Consulte en todo momento el estado de su candidatura:",
+}
+# Names every template may use on top of the message's context.
+RENDER_NAMES = frozenset({"lang", "text_dir", "subject", "status_url", "signature"})
+_OVERRIDE_HTML = (
+    '{% extends "emails/_layout.html" %}{% block content %}{{ override_html }}{% endblock %}'
+)
+_URL = re.compile(r"https?://[^\s<>\"']+")
+# Inline <style> rules into style attributes (Gmail and Outlook drop or ignore <style>); media
+# queries stay in a <style> block for the clients that honour them. Never fetch remote CSS.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def _text_to_html(text: str) -> Markup:
+    """Plain text -> escaped HTML paragraphs, line breaks kept, URLs as links."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    out = []
+    for paragraph in paragraphs:
+        lines = []
+        for line in paragraph.split("\n"):
+            escaped = str(escape(line))
+            lines.append(_URL.sub(lambda m: f'<a href="{m.group(0)}" style="color:#1d4ed8;">{m.group(0)}</a>',
+                                  escaped))
+        out.append('<p style="margin:0 0 16px 0;">' + "<br>\n".join(lines) + "</p>")
+    return Markup("\n".join(out))
 
 
 def default_template_dir() -> Path:
@@ -192,19 +239,28 @@ class TemplateRenderer:
 
     # -- rendering ------------------------------------------------------------------------------
 
-    def render(self, kind: str, locale: str | None, context: Mapping[str, Any]) -> RenderedMessage:
+    def render(self, kind: str, locale: str | None, context: Mapping[str, Any],
+               override: Override | None = None) -> RenderedMessage:
         resolved = self.resolve_locale(kind, locale)
         base = f"emails/{resolved}/{kind}"
         ctx = dict(context)
         ctx["lang"] = resolved
         ctx["text_dir"] = "rtl" if resolved.split("-")[0] in _RTL_LANGUAGES else "ltr"
+        if override is not None and override.signature:
+            ctx["signature"] = override.signature
         try:
-            subject = clean_subject(
-                self._text_env.get_template(f"{base}.{_PARTS['subject']}").render(ctx)
-            )
+            if override is not None and override.subject:
+                subject_template = self._text_env.from_string(override.subject)
+            else:
+                subject_template = self._text_env.get_template(f"{base}.{_PARTS['subject']}")
+            subject = clean_subject(subject_template.render(ctx))
             ctx["subject"] = subject
-            text = _clean_text(self._text_env.get_template(f"{base}.{_PARTS['text']}").render(ctx))
-            html = _clean_html(self._html_env.get_template(f"{base}.{_PARTS['html']}").render(ctx))
+            if override is not None and override.body:
+                text, html = self._render_override_body(override, resolved, ctx)
+            else:
+                text = _clean_text(self._text_env.get_template(f"{base}.{_PARTS['text']}").render(ctx))
+                html = self._html_env.get_template(f"{base}.{_PARTS['html']}").render(ctx)
+            html = _clean_html(_INLINER.inline(html))
         except TemplateError:
             raise
         except Exception as exc:  # syntax errors, missing layout, errors raised inside templates
@@ -213,3 +269,25 @@ class TemplateRenderer:
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         return RenderedMessage(subject=subject, text=text, html=html)
+
+    def _render_override_body(self, override: Override, locale: str, ctx: dict[str, Any]) -> tuple[str, str]:
+        assert override.body is not None
+        text = self._text_env.from_string(override.body).render(ctx).strip()
+        if override.signature and "signature" not in override.body:
+            text += "\n\n" + override.signature.strip()
+        status_url = ctx.get("status_url")
+        if status_url and status_url not in text:
+            line = STATUS_LINK_LINE.get(locale.split("-")[0], STATUS_LINK_LINE["en"])
+            text += f"\n\n{line}\n{status_url}"
+        text = _clean_text(text)
+        html = self._html_env.from_string(_OVERRIDE_HTML).render({**ctx, "override_html": _text_to_html(text)})
+        return text, html
+
+    def unknown_names(self, source: str, known: frozenset[str] | set[str]) -> list[str]:
+        """Top-level variables a template uses that its context does not provide (typos such as
+        `{{ candiate.name }}` would otherwise render as empty text). TemplateError on bad syntax."""
+        try:
+            used = meta.find_undeclared_variables(self._text_env.parse(source))
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"line {exc.lineno}: {exc.message}") from exc
+        return sorted(used - set(known) - RENDER_NAMES - set(self._text_env.globals))
