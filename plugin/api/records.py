@@ -1,7 +1,13 @@
-"""Read-only records: applications (with their timeline), obligations and notifications."""
+"""Read-only records: applications (with their timeline), obligations and notifications.
+
+An application's timeline is its audit trail (application, obligations, messages) plus the
+candidate's replies received through SendGrid Inbound Parse ("reply_received" entries).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask.views import MethodView
@@ -13,6 +19,7 @@ from plugin.api import current_org, db_session
 from plugin.models import (
     Application,
     AuditEntry,
+    CandidateReply,
     Notification,
     NotificationKind,
     NotificationState,
@@ -68,6 +75,15 @@ class TimelineEntrySchema(Schema):
     after = fields.Dict(allow_none=True)
 
 
+class ReplySummarySchema(Schema):
+    id = fields.Integer()
+    received_at = fields.DateTime()
+    state = fields.Function(lambda r: r.state.value)
+    subject = fields.String(allow_none=True)
+    excerpt = fields.Function(lambda r: reply_excerpt(r.text))
+    attachments = fields.Integer()
+
+
 class ApplicationSchema(Schema):
     id = fields.String(attribute="external_id")
     status = fields.Function(lambda a: a.status.value)
@@ -79,7 +95,37 @@ class ApplicationSchema(Schema):
     decision_expected_by = fields.Date(allow_none=True)
     obligations = fields.List(fields.Nested(ObligationSchema))
     notifications = fields.List(fields.Nested(NotificationSchema))
+    replies = fields.List(fields.Nested(ReplySummarySchema), metadata={"description": "newest first"})
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
+
+
+EXCERPT_LENGTH = 200
+
+
+def reply_excerpt(text: str | None) -> str | None:
+    """The start of a reply on one line, for lists and timelines."""
+    if not text:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_LENGTH else flat[:EXCERPT_LENGTH].rstrip() + "..."
+
+
+@dataclass(frozen=True)
+class ReplyEntry:
+    """A timeline entry for a reply, built from the reply row (its audit row holds only ids)."""
+
+    at: datetime
+    entity: str
+    entity_id: str
+    action: str
+    actor: str
+    after: dict[str, Any]
+
+    @classmethod
+    def of(cls, reply: CandidateReply) -> ReplyEntry:
+        return cls(at=reply.received_at, entity="candidate_reply", entity_id=str(reply.id), action="reply_received",
+                   actor="candidate", after={"subject": reply.subject, "excerpt": reply_excerpt(reply.text),
+                                             "state": reply.state.value, "attachments": reply.attachments})
 
 
 class ListArgs(Schema):
@@ -118,8 +164,14 @@ class ApplicationDetail(MethodView):
                 .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
             ) if (e.entity, e.entity_id) in set(entity_ids)
         ]
+        replies = session.scalars(select(CandidateReply).where(CandidateReply.org_id == org.id,
+                                                               CandidateReply.application_id == app.id)
+                                  .order_by(CandidateReply.received_at.desc(), CandidateReply.id.desc())).all()
+        # Newest first; a stable sort keeps the audit trail's own order among equal instants.
+        timeline = sorted([*timeline, *map(ReplyEntry.of, replies)], key=lambda e: e.at, reverse=True)
         # Attached for the response schema only; none of these are stored on the application.
         app.obligations, app.notifications, app.timeline = obligations, notifications, timeline  # type: ignore[attr-defined]
+        app.replies = replies  # type: ignore[attr-defined]
         return app
 
 
