@@ -117,6 +117,28 @@ def sweep_command(at: str | None) -> None:
     click.echo(f"Sweep at {(instant or clock.now()).isoformat()}: {report.summary()}")
 
 
+@main.group("retention")
+def retention_group() -> None:
+    """Anonymise candidates GHOSTLESS_RETENTION_DAYS after their decision reached them."""
+
+
+@retention_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Only count who would be anonymised; change nothing")
+def retention_run(dry_run: bool) -> None:
+    """Anonymise everyone whose retention period has ended (the sweeper also does this every tick)."""
+    from plugin.retention import anonymise_due
+
+    rt = _runtime(upgrade_embedded=True)
+    try:
+        report = anonymise_due(rt.db, clock.now(), rt.settings.retention_days, dry_run=dry_run)
+    finally:
+        rt.close()
+    summary = report.summary(rt.settings.retention_days)
+    click.echo(summary[0].upper() + summary[1:] + ".")
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+
+
 @main.command()
 def sweeper() -> None:
     """Sweep forever, every GHOSTLESS_SWEEP_INTERVAL seconds."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from rq import SimpleWorker, Worker
 
-from plugin import clock
+from plugin import clock, retention
 from plugin.ats import deliveries, polling
 from plugin.notify.jobs import dispatch
 from plugin.runtime import Runtime
@@ -17,14 +18,29 @@ from plugin.sla.sweep import SweepReport, sweep
 log = logging.getLogger(__name__)
 
 
-def sweep_once(rt: Runtime, at: datetime | None = None) -> SweepReport:
-    """One tick at `at` (default: now): due obligations and messages, then ATS deliveries and polls."""
+@dataclass
+class TickReport(SweepReport):
+    """The core sweep's report plus what the rest of a tick did."""
+
+    anonymised: int = 0  # candidates whose retention period ended (plugin.retention)
+    replies_anonymised: int = 0  # unknown-sender replies scrubbed after the same period
+
+    def summary(self) -> str:
+        return (f"{super().summary()}; retention: candidates anonymised {self.anonymised}, "
+                f"unknown-sender replies scrubbed {self.replies_anonymised}")
+
+
+def sweep_once(rt: Runtime, at: datetime | None = None) -> TickReport:
+    """One tick at `at` (default: now): due obligations and messages, ATS deliveries and polls, retention."""
     queue = rt.queue
     now = at or clock.now()
-    report = sweep(rt.db, now, lambda ids: dispatch(queue, ids))
+    core = sweep(rt.db, now, lambda ids: dispatch(queue, ids))
+    report = TickReport(**{f.name: getattr(core, f.name) for f in fields(core)})
     report.ats_deliveries_requeued = deliveries.recover(rt.db, now, lambda ids: deliveries.dispatch(queue, ids))
     report.ats_polls = polling.claim_due(rt.db, now, rt.settings.poll_interval_minutes,
                                          lambda ids: polling.dispatch(queue, ids))
+    expired = retention.anonymise_due(rt.db, now, rt.settings.retention_days)
+    report.anonymised, report.replies_anonymised = expired.candidates, expired.replies
     return report
 
 
@@ -33,7 +49,8 @@ def sweeper_loop(rt: Runtime, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             report = sweep_once(rt)
-            if report.queued or report.rungs or report.interviews_ended or report.ats_polls:
+            if (report.queued or report.rungs or report.interviews_ended or report.ats_polls or report.anonymised
+                    or report.replies_anonymised):
                 log.info("sweep: %s", report.summary())
         except Exception:  # noqa: BLE001 - a failed tick is logged; the next one retries
             log.exception("sweep tick failed")

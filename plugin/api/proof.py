@@ -1,7 +1,284 @@
-"""(being built)"""
+"""Proof of notice: `GET /api/v1/applications/<id>/proof`, as JSON or as a printable page.
+
+For audits: in Germany (AGG §15(4)) a rejected applicant's two-month claim window starts when the
+rejection is *received*, and the employer must prove when. The proof lists every message of the
+application with its content exactly as stored, when it was sent, when the recipient's server
+accepted it, and every delivery event SendGrid reported, plus each obligation cycle and whether it
+was met. After erasure or retention the same document keeps every timestamp and no personal data.
+
+`?format=html` (or an `Accept` header that prefers text/html) returns the printable page.
+"""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from collections import defaultdict
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-blp = Blueprint("proof", __name__, url_prefix="/api/v1", description="(being built)")
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+from marshmallow import Schema, fields
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from plugin.api import current_org, db_session, now
+from plugin.models import (
+    Application,
+    MailEvent,
+    Notification,
+    NotificationKind,
+    Obligation,
+    Organization,
+)
+from plugin.notify.render import default_template_dir
+
+blp = Blueprint("proof", __name__, url_prefix="/api/v1",
+                description="Proof of notice: every message of an application, its content and delivery")
+
+FORMATS = ("json", "html")
+
+# The plain meaning of every timestamp in the document; part of the JSON and of the page.
+TIMESTAMP_MEANINGS = {
+    "scheduled_for": "When the message was due to go out (inside the recipient's send window, after any hold).",
+    "sent_at": "When the mail provider accepted the message for delivery (SendGrid answered '202 Accepted'; "
+               "with the .eml outbox, when the file was written). It is not proof that the recipient received it.",
+    "delivered_at": "When the recipient's mail server accepted the message (SendGrid's 'delivered' event): the "
+                    "proof-of-notice time. Empty until that event arrives; always empty with the .eml outbox.",
+    "delivery_status_at": "When the latest delivery event for the message happened.",
+    "events.occurred_at": "When SendGrid says the delivery event (processed, deferred, delivered, bounce, dropped, "
+                          "spamreport) happened.",
+    "events.received_at": "When Ghostless received that event from SendGrid's Event Webhook.",
+    "obligations.due_at": "The deadline by which the candidate had to hear from the employer in that cycle.",
+    "obligations.discharged_at": "When the candidate heard from the employer in that cycle (a message's sent_at, "
+                                 "or a contact the ATS reported); 'met' says whether that was by due_at.",
+    "generated_at": "When this document was produced.",
+    "time_zone": "Every instant is UTC (ISO 8601). The printable page also shows the organisation's time zone.",
+}
+
+
+# -- output schemas ---------------------------------------------------------------------------------
+
+class OrganizationOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    timezone = fields.String()
+
+
+class CandidateOut(Schema):
+    id = fields.String(attribute="external_id", metadata={"description": "The ATS's candidate id"})
+    name = fields.Function(lambda c: None if c.erased_at else c.name)
+    email = fields.Function(lambda c: None if c.erased_at else c.email)
+    erased_at = fields.DateTime(allow_none=True)
+    erasure_reason = fields.String(allow_none=True)
+
+
+class JobOut(Schema):
+    id = fields.String(attribute="external_id", metadata={"description": "The ATS's job id"})
+    title = fields.String(allow_none=True)
+
+
+class ApplicationOut(Schema):
+    id = fields.String(attribute="external_id", metadata={"description": "The ATS's application id"})
+    status = fields.Function(lambda a: a.status.value)
+    status_changed_at = fields.DateTime(allow_none=True)
+    stage = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    first_interview_ended_at = fields.DateTime(allow_none=True)
+    decision_expected_by = fields.Date(allow_none=True)
+    job = fields.Nested(JobOut)
+    candidate = fields.Nested(CandidateOut)
+
+
+class CycleOut(Schema):
+    cycle = fields.Integer()
+    state = fields.Function(lambda o: o.state.value)
+    opened_at = fields.DateTime()
+    opened_by = fields.String()
+    due_at = fields.DateTime()
+    discharged_at = fields.DateTime(allow_none=True)
+    discharged_by = fields.String(allow_none=True)
+    met = fields.Boolean(allow_none=True)
+    closed_reason = fields.String(allow_none=True)
+    breached_at = fields.DateTime(allow_none=True)
+    breach_reason = fields.String(allow_none=True)
+    at_risk = fields.Boolean()
+    autopilot_stepped_in = fields.Boolean()
+
+
+class DeliveryEventOut(Schema):
+    event = fields.String()
+    occurred_at = fields.DateTime()
+    received_at = fields.DateTime()
+    detail = fields.String(allow_none=True)
+
+
+class MessageOut(Schema):
+    id = fields.Integer()
+    kind = fields.Function(lambda n: n.kind.value)
+    audience = fields.Function(lambda n: "candidate" if n.kind.is_candidate_facing else "internal")
+    state = fields.Function(lambda n: n.state.value)
+    autopilot = fields.Boolean()
+    recipient_name = fields.String(allow_none=True)
+    recipient_email = fields.String(allow_none=True)
+    locale = fields.String(allow_none=True)
+    locale_fallback_from = fields.String(allow_none=True)
+    scheduled_for = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+    provider = fields.String(allow_none=True)
+    provider_message_id = fields.String(allow_none=True)
+    delivery_status = fields.Function(lambda n: n.delivery_status.value if n.delivery_status else None)
+    delivery_status_at = fields.DateTime(allow_none=True)
+    delivery_detail = fields.String(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    cancelled_reason = fields.String(allow_none=True)
+    subject = fields.String(allow_none=True)
+    body_text = fields.String(allow_none=True)
+    body_html = fields.String(allow_none=True)
+    events = fields.List(fields.Nested(DeliveryEventOut), attribute="delivery_events")
+
+
+class ProofOut(Schema):
+    generated_at = fields.DateTime()
+    organization = fields.Nested(OrganizationOut)
+    application = fields.Nested(ApplicationOut)
+    obligations = fields.List(fields.Nested(CycleOut))
+    messages = fields.List(fields.Nested(MessageOut))
+    timestamps = fields.Dict(keys=fields.String(), values=fields.String(),
+                             metadata={"description": "What each timestamp means"})
+
+
+# -- the endpoint -----------------------------------------------------------------------------------
+
+@blp.route("/applications/<string:application_id>/proof")
+class ApplicationProof(MethodView):
+    @blp.doc(parameters=[{
+        "name": "format", "in": "query", "required": False, "schema": {"type": "string", "enum": list(FORMATS)},
+        "description": "json (default) or html, a printable page; without it, an Accept header that "
+                       "prefers text/html also gets the page",
+    }])
+    @blp.response(200, ProofOut)
+    def get(self, application_id: str) -> tuple[dict[str, Any], int, dict[str, str]] | Response:
+        """Proof of notice for one application
+
+        Every message with its stored content, send time and delivery events, and every obligation
+        cycle. `?format=html` (or `Accept: text/html`) returns a printable text/html page instead.
+        """
+        wanted = _wanted_format()
+        session = db_session()
+        org = current_org(session)
+        app = session.scalar(select(Application).where(Application.org_id == org.id,
+                                                       Application.external_id == application_id))
+        if app is None:
+            abort(404, message=f"No application with id {application_id!r} in this organisation.")
+        proof = build_proof(session, org, app, generated_at=now())
+        if wanted == "html":
+            response = Response(render_page(proof), mimetype="text/html")
+            # The page shows text from ATSs and candidates: even escaped, it may run nothing and load nothing.
+            response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; "
+                                                           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Cache-Control"] = "no-store"  # personal data: no copies in shared caches
+            response.headers["Referrer-Policy"] = "no-referrer"
+            response.vary.add("Accept")
+            return response
+        return proof, 200, {"Vary": "Accept"}
+
+
+def _wanted_format() -> str:
+    given = request.args.get("format")
+    if given is None:
+        accept = request.accept_mimetypes
+        return "html" if accept["text/html"] > accept["application/json"] else "json"
+    if given not in FORMATS:
+        abort(422, message=f"format must be one of: {', '.join(FORMATS)} (got {given!r}).")
+    return given
+
+
+def build_proof(session: Session, org: Organization, app: Application, *, generated_at: datetime) -> dict[str, Any]:
+    obligations = list(session.scalars(select(Obligation).where(Obligation.application_id == app.id)
+                                       .order_by(Obligation.cycle)))
+    messages = _messages(session, org, app)
+    events: dict[int, list[MailEvent]] = defaultdict(list)
+    if messages:
+        for mail_event in session.scalars(select(MailEvent).where(MailEvent.notification_id.in_([m.id for m in messages]))
+                                          .order_by(MailEvent.occurred_at, MailEvent.id)):
+            events[mail_event.notification_id].append(mail_event)  # type: ignore[index]
+    for message in messages:
+        message.delivery_events = events[message.id]  # type: ignore[attr-defined]  # for the schema only
+    return {"generated_at": generated_at, "organization": org, "application": app, "obligations": obligations,
+            "messages": messages, "timestamps": TIMESTAMP_MEANINGS}
+
+
+def _messages(session: Session, org: Organization, app: Application) -> list[Notification]:
+    """The application's messages, and closing notices that covered it among the person's other jobs."""
+    rows = session.scalars(
+        select(Notification).where(
+            Notification.org_id == org.id,
+            or_(Notification.application_id == app.id,
+                and_(Notification.kind == NotificationKind.JOB_CLOSED, Notification.candidate_id == app.candidate_id)),
+        ).order_by(Notification.scheduled_for, Notification.id)
+    ).all()
+    return [n for n in rows if n.application_id == app.id or app.id in (n.context or {}).get("application_ids", [])]
+
+
+# -- the printable page -----------------------------------------------------------------------------
+
+KIND_LABELS = {
+    NotificationKind.NEXT_STEPS: "Next steps",
+    NotificationKind.STATUS_UPDATE: "Status update",
+    NotificationKind.REJECTION: "Rejection",
+    NotificationKind.JOB_CLOSED: "Job closed",
+    NotificationKind.REMINDER_RECRUITER: "Reminder to the recruiter",
+    NotificationKind.REMINDER_HIRING_MANAGER: "Reminder to the hiring manager",
+    NotificationKind.ESCALATION: "Escalation",
+    NotificationKind.DELIVERY_FAILED: "Delivery failed (to the recruiter)",
+    NotificationKind.REPLY_ACK: "Answer to the candidate's reply",
+    NotificationKind.REPLY_FORWARD: "Candidate's reply, forwarded",
+    NotificationKind.CANDIDATE_WITHDREW: "Candidate withdrew (to the recruiter)",
+}
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    # Our own template, not an organisation's: a plain environment, but every value is escaped.
+    env = Environment(loader=FileSystemLoader(str(default_template_dir())), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["utc"] = _utc
+    env.filters["css_string"] = css_string
+    env.globals["kind_label"] = lambda kind: KIND_LABELS.get(kind, kind.value)
+    return env
+
+
+def render_page(proof: dict[str, Any]) -> str:
+    org: Organization = proof["organization"]
+    zone = _zone(org.timezone)
+    return _environment().get_template("proof/proof.html").render(
+        **proof, meanings=TIMESTAMP_MEANINGS, local=lambda at: _local(at, zone), zone_name=zone.key,
+    )
+
+
+def css_string(value: object) -> Markup:
+    """A quoted CSS string in which every character but letters, digits and spaces is a CSS escape,
+    so no value can end the string, the rule or the <style> element (HTML escaping does not apply there)."""
+    escaped = "".join(c if (c.isascii() and c.isalnum()) or c == " " else f"\\{ord(c):06x}" for c in str(value))
+    return Markup(f'"{escaped}"')
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _utc(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else ""
+
+
+def _local(at: datetime | None, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if at is not None else ""
