@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -243,7 +244,14 @@ class Job(Base):
 
 class Candidate(Base):
     __tablename__ = "candidates"
-    __table_args__ = (UniqueConstraint("org_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id"),
+        # Inbound replies: who sent this mail (addresses compare case-insensitively).
+        Index("ix_candidates_email", "org_id", func.lower(text("email"))),
+        # Retention: only people whose data is still here are candidates for anonymisation.
+        Index("ix_candidates_living", "id", sqlite_where=text("erased_at IS NULL"),
+              postgresql_where=text("erased_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -468,6 +476,14 @@ class CandidateReply(Base):
     """A mail received through SendGrid Inbound Parse (a candidate answering one of our messages)."""
 
     __tablename__ = "candidate_replies"
+    __table_args__ = (
+        # Re-posts of the same mail (SendGrid retries) are one reply, even when they race.
+        Index("uq_candidate_replies_message_id", "org_id", "message_id", unique=True,
+              sqlite_where=text("message_id IS NOT NULL"), postgresql_where=text("message_id IS NOT NULL")),
+        # Retention: unknown senders' mail older than the period.
+        Index("ix_candidate_replies_unknown_sender", "received_at",
+              sqlite_where=text("state = 'unknown_sender'"), postgresql_where=text("state = 'unknown_sender'")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)

@@ -64,6 +64,12 @@ class NotificationSchema(Schema):
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
     cancelled_reason = fields.String(allow_none=True)
+    locale = fields.String(allow_none=True, metadata={"description": "the language it was written in"})
+    locale_fallback_from = fields.String(
+        allow_none=True, metadata={"description": "the language asked for, when no templates existed for it"})
+    delivery_status = fields.Function(lambda n: n.delivery_status.value if n.delivery_status else None)
+    delivery_status_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True, metadata={"description": "proof of notice (SendGrid delivered)"})
 
 
 class TimelineEntrySchema(Schema):

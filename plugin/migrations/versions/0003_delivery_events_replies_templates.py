@@ -62,6 +62,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_candidate_replies_application_id'), ['application_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_candidate_replies_candidate_id'), ['candidate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_candidate_replies_org_id'), ['org_id'], unique=False)
+        batch_op.create_index('uq_candidate_replies_message_id', ['org_id', 'message_id'], unique=True,
+                              sqlite_where=sa.text('message_id IS NOT NULL'),
+                              postgresql_where=sa.text('message_id IS NOT NULL'))
+        batch_op.create_index('ix_candidate_replies_unknown_sender', ['received_at'], unique=False,
+                              sqlite_where=sa.text("state = 'unknown_sender'"),
+                              postgresql_where=sa.text("state = 'unknown_sender'"))
 
     op.create_table('mail_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -86,6 +92,9 @@ def upgrade() -> None:
     with op.batch_alter_table('candidates', schema=None) as batch_op:
         batch_op.add_column(sa.Column('holiday_country', sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column('holiday_subdivision', sa.String(length=16), nullable=True))
+        batch_op.create_index('ix_candidates_living', ['id'], unique=False,
+                              sqlite_where=sa.text('erased_at IS NULL'), postgresql_where=sa.text('erased_at IS NULL'))
+    op.create_index('ix_candidates_email', 'candidates', ['org_id', sa.text('lower(email)')], unique=False)
 
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('delivery_status', sa.Enum('processed', 'deferred', 'delivered', 'bounce', 'dropped', 'spamreport', name='deliverystatus', native_enum=False, length=32), nullable=True))
@@ -113,7 +122,9 @@ def downgrade() -> None:
         batch_op.drop_column('delivery_status_at')
         batch_op.drop_column('delivery_status')
 
+    op.drop_index('ix_candidates_email', table_name='candidates')
     with op.batch_alter_table('candidates', schema=None) as batch_op:
+        batch_op.drop_index('ix_candidates_living')
         batch_op.drop_column('holiday_subdivision')
         batch_op.drop_column('holiday_country')
 
@@ -122,6 +133,8 @@ def downgrade() -> None:
 
     op.drop_table('mail_events')
     with op.batch_alter_table('candidate_replies', schema=None) as batch_op:
+        batch_op.drop_index('ix_candidate_replies_unknown_sender')
+        batch_op.drop_index('uq_candidate_replies_message_id')
         batch_op.drop_index(batch_op.f('ix_candidate_replies_org_id'))
         batch_op.drop_index(batch_op.f('ix_candidate_replies_candidate_id'))
         batch_op.drop_index(batch_op.f('ix_candidate_replies_application_id'))
