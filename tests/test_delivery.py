@@ -166,9 +166,9 @@ def test_lost_job_is_requeued_even_if_an_earlier_job_failed(org, rt, tick, clock
     def crash() -> None:
         raise ConnectionError("database went away before the claim")
 
+    dispatch(rt.queue, [nid])
     with monkeypatch.context() as patch:
         patch.setattr(runtime_module, "current", crash)  # the job fails before it claims the row
-        dispatch(rt.queue, [nid])
         run_worker(rt, burst=True, simple=True)
     assert rt.queue.failed_job_registry.count == 1
     assert row(rt, nid).state is NotificationState.QUEUED

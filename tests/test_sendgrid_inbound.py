@@ -248,9 +248,6 @@ def test_out_of_office_reply_is_forwarded_never_answered(interviewed, client, rt
     assert len(mails(outbox, "reply_forward")) == 1 and mails(outbox, "reply_ack") == []
 
 
-@pytest.mark.xfail(strict=True, reason="plugin/sla/messages.py reason_not_to_send cancels a reply_forward that has "
-                                       "no open obligation ('the candidate has already heard from us in this "
-                                       "cycle'); it must let REPLY_FORWARD through like DELIVERY_FAILED")
 def test_reply_after_rejection_is_forwarded_not_acknowledged(interviewed, client, rt, tick, clock, outbox):
     rejected_at = clock.now() + timedelta(hours=1)
     tick(at=rejected_at)

@@ -453,8 +453,6 @@ def test_after_withdrawing_only_the_recruiter_hears_about_it(org, rt, client, ti
     assert {n.kind for n in sent(rt.db)} <= {NotificationKind.CANDIDATE_WITHDREW}
 
 
-@pytest.mark.xfail(strict=True, reason="plugin.sla.messages.reason_not_to_send cancels every internal kind whose "
-                   "obligation is not open; candidate_withdrew (sent after the cycle was closed) must be exempt")
 def test_the_recruiter_gets_the_withdrawal_email(org, rt, client, tick, outbox):
     interviewed_after_hours(org, tick)
     path = link(rt)

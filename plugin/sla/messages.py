@@ -6,15 +6,19 @@ is still wanted (a reopened application cancels its rejection) and tells it the 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from plugin.models import (
     Application,
     ApplicationStatus,
+    AuditEntry,
+    Candidate,
+    DeliveryStatus,
     Job,
     JobStatus,
     Notification,
@@ -23,9 +27,13 @@ from plugin.models import (
     Obligation,
     ObligationState,
     Organization,
+    Rung,
 )
-from plugin.sla import obligations
+from plugin.sla import deadlines, obligations
 from plugin.sla.obligations import UNSENT, audit
+from plugin.sla.policy import policy_for
+
+log = logging.getLogger(__name__)
 
 DECISION_KINDS = (NotificationKind.REJECTION, NotificationKind.JOB_CLOSED)
 
@@ -88,8 +96,8 @@ def reason_not_to_send(session: Session, notification: Notification) -> str | No
         if not apps:
             return "no application is still waiting on a closed job"
         return None
-    if kind is NotificationKind.DELIVERY_FAILED:
-        return None
+    if kind in (NotificationKind.DELIVERY_FAILED, NotificationKind.REPLY_FORWARD, NotificationKind.CANDIDATE_WITHDREW):
+        return None  # telling a person what happened: wanted whatever state the cycle is in now
     # A status update stays wanted while its cycle is open, even for a rejected application: when
     # the ATS holds the rejection until after the deadline (notify_not_before), the candidate still
     # hears by the deadline when they will hear next.
@@ -112,27 +120,35 @@ def closing_job_titles(session: Session, notification: Notification) -> list[str
 
 def on_sent(session: Session, notification: Notification, now: datetime, actor: str) -> None:
     """The provider accepted the message: a candidate-facing update or decision discharges the cycle."""
+    if notification.delivery_status is not None and notification.delivery_status.undeliverable:
+        # SendGrid reported a bounce before the worker recorded the send (the webhook won the race):
+        # the cycle stays open and at risk, and the recruiter has been told already.
+        return
+    _discharge(session, notification, at=now, now=now, actor=actor)
+
+
+def _discharge(session: Session, notification: Notification, *, at: datetime, now: datetime, actor: str) -> None:
     kind = notification.kind
     if not kind.discharges:
         return
     if kind is NotificationKind.JOB_CLOSED:
         for app in _closing_applications(session, notification):
-            app.status, app.status_changed_at = ApplicationStatus.CLOSED, now
+            app.status, app.status_changed_at = ApplicationStatus.CLOSED, at
             current = obligations.open_obligation(app)
             if current is not None:
-                obligations.discharge(current, at=now, by="job_closed", now=now, actor=actor, next_cycle=False)
+                obligations.discharge(current, at=at, by="job_closed", now=now, actor=actor, next_cycle=False)
         return
     if kind is NotificationKind.REJECTION:
         # The decision ends whichever cycle is open now (a status update may have opened a newer one
         # while the rejection waited for the ATS's notify_not_before).
         current = obligations.open_obligation(notification.application) if notification.application else None
         if current is not None:
-            obligations.discharge(current, at=now, by=kind.value, now=now, actor=actor, next_cycle=False)
+            obligations.discharge(current, at=at, by=kind.value, now=now, actor=actor, next_cycle=False)
         return
     obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
     if obligation is None or obligation.state is not ObligationState.OPEN:
         return
-    obligations.discharge(obligation, at=now, by=kind.value, now=now, actor=actor, next_cycle=True)
+    obligations.discharge(obligation, at=at, by=kind.value, now=now, actor=actor, next_cycle=True)
 
 
 def pending_decision_at(session: Session, application_id: int) -> datetime | None:
@@ -145,23 +161,199 @@ def pending_decision_at(session: Session, application_id: int) -> datetime | Non
     )
 
 
+# -- mail that did not reach the candidate -----------------------------------------------------------
+#
+# A permanent send failure (`mark_failed`) and a bounce or drop that SendGrid reports after accepting
+# the message (`mark_undeliverable`) are the same situation: the candidate was not told. Then
+# 1. internal mail is only logged (an escalation about a failed escalation would loop);
+# 2. the cycle the message had discharged (a status update, a decision) is reopened: it is not met;
+#    the next cycle that discharge opened is closed; the ladder resumes from the rungs still ahead;
+# 3. the cycle is at risk: the sweep escalates to a person instead of emailing the same dead address,
+#    and a deadline that passes is a breach for `undeliverable` (`sweep._record_breach`);
+# 4. the recruiter gets one delivery_failed message per failed message (per application it told),
+#    with the reason, so that someone calls the candidate (`candidate.contacted` then discharges it).
+
+
+UNDELIVERABLE = "undeliverable"  # audit action and breach reason
+_FINAL_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.SPAMREPORT, DeliveryStatus.BOUNCE, DeliveryStatus.DROPPED)
+
+
 def mark_failed(session: Session, notification: Notification, error: str, now: datetime, actor: str) -> None:
     """Permanent failure: record it, put the obligation at risk, and tell a person to use another channel."""
     notification.state = NotificationState.FAILED
     notification.last_error = error[:2000]
     audit(session, notification.org_id, "notification", notification.id, "failed", now, actor, after={"error": error})
-    if not notification.kind.is_candidate_facing:
-        return  # an internal message that cannot be delivered is logged, never escalated in a loop
-    obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
-    app = notification.application
-    org = session.get(Organization, notification.org_id)
-    if app is None or org is None:
-        return
-    if obligation is not None and obligation.state is ObligationState.OPEN:
-        obligation.at_risk = True
-    recipient = internal_recipient(org, app.job, NotificationKind.DELIVERY_FAILED)
-    obligations.schedule(
-        session, org, NotificationKind.DELIVERY_FAILED, app=app, obligation=obligation, at=now, now=now,
-        actor=actor, recipient=recipient, dedupe_key=f"delivery_failed:n{notification.id}",
-        context={"failed_notification_id": notification.id, "failed_kind": notification.kind.value, "error": error},
+    _not_told(session, notification, error, now, actor)
+
+
+def mark_undeliverable(session: Session, notification: Notification, reason: str, now: datetime, actor: str) -> None:
+    """SendGrid bounced or dropped a message it had accepted (`reason`: what it said)."""
+    reopened, at_risk = _not_told(session, notification, reason, now, actor)
+    # What was reopened and put at risk, so that a later `delivered` can undo exactly that.
+    audit(session, notification.org_id, "notification", notification.id, UNDELIVERABLE, now, actor,
+          after={"reason": reason, "reopened": reopened, "at_risk": at_risk})
+
+
+def mark_delivered_after_all(session: Session, notification: Notification, now: datetime, actor: str) -> None:
+    """A message reported bounced was delivered after all (a soft bounce, then a successful retry).
+
+    The cycles the bounce put at risk are no longer at risk; the message discharges its cycle as it
+    would have when it was sent, unless something else (a call) discharged it meanwhile. A
+    delivery_failed message that has not gone out yet is cancelled; one already sent stays sent.
+    """
+    entry = session.scalar(
+        select(AuditEntry).where(AuditEntry.org_id == notification.org_id, AuditEntry.entity == "notification",
+                                 AuditEntry.entity_id == str(notification.id), AuditEntry.action == UNDELIVERABLE)
+        .order_by(AuditEntry.id.desc()).limit(1)
     )
+    recorded = entry.after if entry is not None and entry.after else {}
+    at_risk_ids = [int(i) for i in recorded.get("at_risk", [])]
+    reopened_ids = {int(i) for i in recorded.get("reopened", [])}
+    sent_at = notification.sent_at if notification.state is NotificationState.SENT else None
+    for obligation in _locked(session, Obligation.id.in_(at_risk_ids), Obligation.state == ObligationState.OPEN):
+        obligation.at_risk = False
+        if obligation.breach_reason == UNDELIVERABLE and sent_at is not None and sent_at <= obligation.due_at:
+            obligation.breached_at = obligation.breach_reason = None
+        if sent_at is not None and notification.kind is NotificationKind.JOB_CLOSED and obligation.id in reopened_ids:
+            obligations.discharge(obligation, at=sent_at, by="job_closed", now=now, actor=actor, next_cycle=False)
+    obligations.cancel_unsent(
+        session, notification.org_id, reason="delivered after all", now=now, actor=actor,
+        where=[Notification.kind == NotificationKind.DELIVERY_FAILED,
+               or_(Notification.dedupe_key == _failure_key(notification),
+                   Notification.dedupe_key.startswith(f"{_failure_key(notification)}:"))],
+    )
+    if sent_at is not None:
+        _discharge(session, notification, at=sent_at, now=now, actor=actor)
+    audit(session, notification.org_id, "notification", notification.id, "delivered_after_all", now, actor)
+
+
+def address_undeliverable(session: Session, candidate: Candidate) -> bool:
+    """The last word on mail to the candidate's current address is a bounce or a drop.
+
+    Autopilot then escalates to a person instead: writing to the same address would bounce again.
+    """
+    if not candidate.email:
+        return False
+    last = session.scalar(
+        select(Notification.delivery_status).where(
+            Notification.org_id == candidate.org_id, Notification.candidate_id == candidate.id,
+            Notification.recipient_email == candidate.email, Notification.delivery_status.in_(_FINAL_STATUSES),
+        ).order_by(Notification.delivery_status_at.desc(), Notification.id.desc()).limit(1)
+    )
+    return last is not None and last.undeliverable
+
+
+def _not_told(session: Session, notification: Notification, reason: str, now: datetime,
+              actor: str) -> tuple[list[int], list[int]]:
+    """Steps 1-4 above. Returns the ids of the cycles reopened and of those now at risk."""
+    if not notification.kind.is_candidate_facing:
+        log.warning("%s message %s (internal) was not delivered: %s", notification.kind.value, notification.id,
+                    reason)
+        return [], []
+    org = session.get(Organization, notification.org_id)
+    if org is None or notification.application is None:
+        return [], []
+    reopened: list[int] = []
+    at_risk: list[int] = []
+    for app in _applications_told(session, notification):
+        obligation = _reopen_cycle_it_discharged(session, org, notification, app, now, actor)
+        if obligation is not None:
+            reopened.append(obligation.id)
+        else:
+            obligation = next(iter(_locked(session, Obligation.application_id == app.id,
+                                           Obligation.state == ObligationState.OPEN)), None)
+        if obligation is not None:
+            obligation.at_risk = True
+            at_risk.append(obligation.id)
+        elif notification.obligation_id is not None:
+            # Nothing is open (the decision stands, the cycle ended otherwise): the message still
+            # belongs to its own cycle, which the recruiter's message then names.
+            own = session.get(Obligation, notification.obligation_id)
+            obligation = own if own is not None and own.application_id == app.id else None
+        key = _failure_key(notification)
+        obligations.schedule(
+            session, org, NotificationKind.DELIVERY_FAILED, app=app, obligation=obligation, at=now, now=now,
+            actor=actor, recipient=internal_recipient(org, app.job, NotificationKind.DELIVERY_FAILED),
+            dedupe_key=key if app.id == notification.application_id else f"{key}:app{app.id}",
+            context={"failed_notification_id": notification.id, "failed_kind": notification.kind.value,
+                     "error": reason},
+        )
+    return reopened, at_risk
+
+
+def _failure_key(notification: Notification) -> str:
+    return f"delivery_failed:n{notification.id}"
+
+
+def _applications_told(session: Session, notification: Notification) -> list[Application]:
+    """The applications a message spoke about: a closing notice may cover several jobs."""
+    primary = notification.application
+    assert primary is not None
+    if notification.kind is not NotificationKind.JOB_CLOSED:
+        return [primary]
+    ids = [int(i) for i in notification.context.get("application_ids", []) if int(i) != primary.id]
+    others = session.scalars(
+        select(Application).where(Application.org_id == notification.org_id, Application.id.in_(ids))
+        .order_by(Application.id)
+    ).all()
+    return [primary, *others]
+
+
+def _reopen_cycle_it_discharged(
+    session: Session, org: Organization, notification: Notification, app: Application, now: datetime, actor: str,
+) -> Obligation | None:
+    """Reopen the cycle of `app` that sending `notification` discharged, if it can still be reopened.
+
+    It cannot when the application has moved on since (a newer interview or a reopen opened a cycle
+    of its own): that newer cycle is then the one at risk. The cycle the discharge itself opened (a
+    status update's next cycle) is closed, with its pending reminders, instead.
+    """
+    if notification.state is not NotificationState.SENT or notification.sent_at is None:
+        return None
+    if not notification.kind.discharges:
+        return None
+    by = notification.kind.value
+    told = next((ob for ob in _locked(session, Obligation.application_id == app.id,
+                                      Obligation.state == ObligationState.DISCHARGED,
+                                      Obligation.discharged_by == by)
+                 if ob.discharged_at == notification.sent_at), None)
+    if told is None:
+        return None
+    current = next(iter(_locked(session, Obligation.application_id == app.id,
+                                Obligation.state == ObligationState.OPEN)), None)
+    if current is not None:
+        opened_by_it = (current.cycle == told.cycle + 1 and current.opened_by == by
+                        and current.anchor_at == told.discharged_at)
+        if not opened_by_it:
+            return None
+        obligations.close(current, reason=UNDELIVERABLE, now=now, actor=actor)
+        session.flush()  # one open cycle per application: close the next one before reopening
+    before = {"state": told.state.value, "discharged_by": told.discharged_by,
+              "discharged_at": told.discharged_at.isoformat() if told.discharged_at else None}
+    told.state, told.discharged_at, told.discharged_by = ObligationState.OPEN, None, None
+    told.next_rung, told.next_action_at = _resume_ladder(org, told, now)
+    audit(session, org.id, "obligation", told.id, "reopened", now, actor, before=before,
+          after={"state": told.state.value, "reason": UNDELIVERABLE, "notification_id": notification.id})
+    return told
+
+
+def _resume_ladder(org: Organization, obligation: Obligation, now: datetime) -> tuple[Rung, datetime]:
+    """The first rung still ahead. Rungs already past are not replayed (the recruiter is being told
+    now); past the deadline, the breach is recorded at the next sweep."""
+    app = obligation.application
+    policy = policy_for(org, app.job)
+    cals = obligations.calendars(org, app.candidate)
+    for rung in deadlines.LADDER:
+        at = deadlines.rung_time(rung, obligation.due_at, policy, cals)
+        if at is not None and at > now:
+            return rung, at
+    return Rung.DEADLINE, now
+
+
+def _locked(session: Session, *where: Any) -> list[Obligation]:
+    """Obligations read fresh and locked (PostgreSQL), so a sweeper acting on the same row either
+    finishes first or skips it (it uses SKIP LOCKED): the version check then never fails here."""
+    return list(session.scalars(
+        select(Obligation).where(*where).order_by(Obligation.cycle.desc())
+        .with_for_update().execution_options(populate_existing=True)
+    ))

@@ -152,6 +152,17 @@ def take_rung(session, obligation: Obligation, now: datetime) -> str:  # type: i
 
 def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  # type: ignore[no-untyped-def]
     candidate = obligation.application.candidate
+    if obligation.at_risk or messages.address_undeliverable(session, candidate):
+        # Mail to this candidate bounced or could not be sent: another email to the same address
+        # would fail the same way, so a person must reach them.
+        obligation.at_risk = True
+        messages.schedule_internal(
+            session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
+            context={"reason": "Email to this candidate could not be delivered, so autopilot will not write to "
+                               "the same address again. Please contact them another way and record the "
+                               "contact in the ATS."},
+        )
+        return "escalation: undeliverable"
     if not policy.autopilot:
         messages.schedule_internal(
             session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
@@ -176,8 +187,8 @@ def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  #
 
 
 def _record_breach(session, obligation: Obligation, autopilot: bool, now: datetime) -> str:  # type: ignore[no-untyped-def]
-    if obligation.at_risk:
-        reason = "undeliverable"
+    if obligation.at_risk:  # mail bounced, was dropped or could not be sent; a person was told
+        reason = messages.UNDELIVERABLE
     elif not autopilot:
         reason = "autopilot_off"
     else:
