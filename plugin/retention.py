@@ -122,6 +122,9 @@ def _finished_candidates(session: Session, cutoff: datetime, after_id: int, batc
             ~exists().where(Notification.candidate_id == Candidate.id, Notification.state.in_(PENDING)),
             # No application at all (only ever the survivor of a merge): counted from its creation.
             func.coalesce(last_change, Candidate.created_at) <= cutoff,
+            # Never sooner than the period after we first heard of them: history imported from an
+            # ATS (decided years ago) stays long enough to be reported on and proven.
+            Candidate.created_at <= cutoff,
         )
         .order_by(Candidate.id)
         .limit(batch)
@@ -147,8 +150,8 @@ def decision_reached_at(session: Session, candidate: Candidate) -> datetime | No
             instants.append(delivered_at)
         elif sent_at is not None:
             instants.append(max(sent_at, event_at) if event_at is not None else sent_at)
-    if not instants and candidate.created_at is not None:
-        instants.append(candidate.created_at)
+    if candidate.created_at is not None:
+        instants.append(candidate.created_at)  # not before we first heard of them (see the query)
     return max(instants) if instants else None
 
 

@@ -126,6 +126,15 @@ def test_rejected_before_any_interview_counts_from_the_rejection(org, rt, tick):
     assert tick(at=START + DAY + 180 * DAY).anonymised == 1
 
 
+def test_history_imported_from_the_ats_is_kept_for_the_period_after_we_heard_of_it(org, rt, tick):
+    decided_long_ago = START - 3000 * DAY  # an ATS poll or replay bringing in an old decision
+    org.post(event("application.created", decided_long_ago - DAY),
+             event("application.rejected", decided_long_ago, ats_notification="sent"))
+    assert tick().anonymised == 0
+    assert tick(at=START + 179 * DAY).anonymised == 0
+    assert tick(at=START + 180 * DAY).anonymised == 1
+
+
 # --- who is never touched -------------------------------------------------------------------------
 
 
