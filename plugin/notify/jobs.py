@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 
 from plugin import clock, runtime
 from plugin.mail.base import PermanentMailError, TransientMailError
-from plugin.models import Notification, NotificationKind, NotificationState
+from plugin.models import Notification, NotificationKind, NotificationState, Organization
 from plugin.notify import compose
 from plugin.notify.render import TemplateError
 from plugin.sla import messages
-from plugin.sla.obligations import audit
+from plugin.sla.obligations import audit, calendars
+from plugin.sla.policy import policy_for
 
 log = logging.getLogger(__name__)
 ACTOR = "worker"
@@ -151,6 +152,7 @@ def retry_later(notification_id: int, exc: TransientMailError, attempts: int) ->
         return fail(notification_id, f"Gave up after {attempts} attempts: {exc}")
     retry_at = exc.retry_at if exc.retry_at and exc.retry_at > now else now + backoff(attempts)
     with rt.db.session() as session:
+        retry_at = _inside_send_window(session, notification_id, retry_at)
         session.execute(
             update(Notification).where(Notification.id == notification_id,
                                        Notification.state == NotificationState.SENDING)
@@ -158,6 +160,19 @@ def retry_later(notification_id: int, exc: TransientMailError, attempts: int) ->
         )
     log.warning("notification %s: transient failure (%s); retrying at %s", notification_id, exc, retry_at)
     return f"retry at {retry_at.isoformat()}"
+
+
+def _inside_send_window(session: Session, notification_id: int, at: datetime) -> datetime:
+    """A retry of candidate mail waits for the candidate's next send window (their working hours)."""
+    notification = session.get(Notification, notification_id)
+    if notification is None or not notification.kind.is_candidate_facing:
+        return at
+    org = session.get(Organization, notification.org_id)
+    if org is None:
+        return at
+    app = notification.application
+    policy = policy_for(org, app.job if app is not None else None)
+    return calendars(org, notification.candidate).candidate.next_window_opening(at, policy.send_window)
 
 
 def fail(notification_id: int, error: str) -> str:
