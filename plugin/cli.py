@@ -214,11 +214,15 @@ def serve(host: str, port: int) -> None:
 @click.option("--round", "round_file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Replay this file instead of examples/demo/round.json")
 @click.option("--port", default=5000, show_default=True)
-def demo(no_serve: bool, round_file: str | None, port: int) -> None:
+@click.option("--sendgrid-standin", is_flag=True,
+              help="Send through the real SendGrid client to a local SendGrid stand-in (checks every "
+                   "request against SendGrid's contract) instead of writing .eml files")
+def demo(no_serve: bool, round_file: str | None, port: int, sendgrid_standin: bool) -> None:
     """Play a realistic hiring round through the real API, queue and worker, then serve it."""
     from plugin.demo import run_demo
 
-    sys.exit(run_demo(_settings(), serve=not no_serve, round_file=round_file, port=port))
+    sys.exit(run_demo(_settings(), serve=not no_serve, round_file=round_file, port=port,
+                      sendgrid_standin=sendgrid_standin))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,15 @@
 """`ghostless demo`: a whole hiring round, weeks long, through the real API, sweep, queue and worker.
 
 1. A fresh embedded instance in <instance>/demo (SQLite, embedded Redis, .eml outbox), wiped first.
+   With --sendgrid-standin, mail goes through the real SendGrid client to the local SendGrid stand-in
+   (plugin/devtools) on a free port instead of the outbox; it checks every request against SendGrid's
+   contract and lives as long as the demo.
 2. The organisation from the round file and an API key.
 3. A simulated clock jumps from one interesting instant to the next (an event's occurred_at, or the
    next deadline action the ledger has stored); at each stop the due events are POSTed to
    /api/v1/events, one sweep tick runs, and an RQ worker drains the queue.
-4. A summary, then (unless --no-serve) the app is served with the clock left at the round's end.
+4. A summary (with the stand-in: what SendGrid would have received), then (unless --no-serve) the app
+   is served with the clock left at the round's end.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import json
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -27,6 +33,7 @@ from plugin.models import (
     Interview,
     InterviewStatus,
     Notification,
+    NotificationKind,
     NotificationState,
     Obligation,
     ObligationState,
@@ -34,6 +41,12 @@ from plugin.models import (
 from plugin.orgs import create_organization
 from plugin.processes import run_worker, serve, sweep_once
 from plugin.settings import Settings
+
+if TYPE_CHECKING:
+    from plugin.devtools.sendgrid_standin import SendGridStandIn
+
+# A dummy key; the stand-in accepts no other, as SendGrid refuses a revoked one.
+DEMO_SENDGRID_KEY = "SG.demo"
 
 
 def default_round_file() -> Path:
@@ -45,27 +58,44 @@ def default_round_file() -> Path:
 
 
 def run_demo(settings: Settings, *, serve: bool = True, round_file: str | None = None, port: int = 5000,
-             out: Any = None) -> int:
+             out: Any = None, sendgrid_standin: bool = False) -> int:
     out = out or sys.stdout
     path = Path(round_file) if round_file else default_round_file()
     script = json.loads(path.read_text())
     demo_dir = settings.instance_dir / "demo"
     if demo_dir.exists():
         shutil.rmtree(demo_dir)
-    demo_settings = Settings(instance_dir=demo_dir, secret_key=settings.secret_key, base_url=settings.base_url,
-                             log_level="WARNING")
-    rt = runtime.build(demo_settings)
-    runtime.install(rt)
-    try:
-        upgrade(rt.db)
-        summary = play(rt, script, out)
-        _print_summary(summary, rt, out)
-        if serve:
-            print(f"\nAPI key for the demo organisation: {summary['api_key']}", file=out)
-            _serve(rt, port)
-    finally:
-        rt.close()
+    with _sendgrid_standin(sendgrid_standin) as standin:
+        demo_settings = Settings(instance_dir=demo_dir, secret_key=settings.secret_key, base_url=settings.base_url,
+                                 log_level="WARNING")
+        if standin is not None:  # a SendGrid key is what makes the runtime pick the SendGrid provider
+            demo_settings = demo_settings.with_overrides(sendgrid_api_key=DEMO_SENDGRID_KEY,
+                                                         sendgrid_host=standin.url)
+        rt = runtime.build(demo_settings)
+        runtime.install(rt)
+        try:
+            upgrade(rt.db)
+            summary = play(rt, script, out)
+            _print_summary(summary, rt, out, standin)
+            if serve:
+                print(f"\nAPI key for the demo organisation: {summary['api_key']}", file=out)
+                _serve(rt, port)
+        finally:
+            rt.close()
     return 0
+
+
+@contextmanager
+def _sendgrid_standin(wanted: bool) -> Iterator[SendGridStandIn | None]:
+    """The local SendGrid stand-in on a free port for the whole demo (serving included), or None."""
+    if not wanted:
+        yield None
+        return
+    # Imported here: jsonschema and the contract are only needed when the flag is given.
+    from plugin.devtools.sendgrid_standin import SendGridStandIn, local_proxy_bypass
+
+    with local_proxy_bypass(), SendGridStandIn(api_key=DEMO_SENDGRID_KEY) as standin:
+        yield standin
 
 
 def play(rt: runtime.Runtime, script: dict[str, Any], out: Any) -> dict[str, Any]:
@@ -150,7 +180,21 @@ def summarize(rt: runtime.Runtime) -> dict[str, Any]:
             "breaches": breaches, "autopilot": autopilot, "open": still_open}
 
 
-def _print_summary(played: dict[str, Any], rt: runtime.Runtime, out: Any) -> None:
+def summarize_standin(standin: SendGridStandIn) -> dict[str, int]:
+    """What the stand-in received: requests, messages in them (one per personalization), refusals."""
+    bodies = [body if isinstance(body, dict) else {} for _headers, body in standin.requests]
+    closing = [b for b in bodies if (b.get("custom_args") or {}).get("kind") == NotificationKind.JOB_CLOSED.value]
+    return {
+        "requests": len(bodies),
+        "messages": sum(len(b.get("personalizations") or []) for b in bodies),
+        "violations": len(standin.contract_violations),
+        "closing_requests": len(closing),
+        "closing_messages": sum(len(b.get("personalizations") or []) for b in closing),
+    }
+
+
+def _print_summary(played: dict[str, Any], rt: runtime.Runtime, out: Any,
+                   standin: SendGridStandIn | None = None) -> None:
     s = summarize(rt)
     rate = f"{100 * s['on_time'] / s['discharged']:.1f}%" if s["discharged"] else "n/a"
     print("\nSummary", file=out)
@@ -164,7 +208,17 @@ def _print_summary(played: dict[str, Any], rt: runtime.Runtime, out: Any) -> Non
     print(f"  autopilot stepped in:    {s['autopilot']} times", file=out)
     print(f"  breaches:                {s['breaches']}", file=out)
     print(f"  still waiting:           {s['open']} open obligations at the end of the round", file=out)
-    print(f"  outbox:                  {rt.settings.resolved_outbox_dir.resolve()}", file=out)
+    if standin is None:
+        print(f"  outbox:                  {rt.settings.resolved_outbox_dir.resolve()}", file=out)
+        return
+    g = summarize_standin(standin)
+    print(f"  SendGrid stand-in:       {standin.url} (real SendGrid client, key {DEMO_SENDGRID_KEY})", file=out)
+    print(f"    requests received       {g['requests']}", file=out)
+    print(f"    messages in them        {g['messages']} (personalizations)", file=out)
+    print(f"    contract violations     {g['violations']}", file=out)
+    for violation in standin.contract_violations[:5]:
+        print(f"      {violation}", file=out)
+    print(f"    closing-notice requests {g['closing_requests']} ({g['closing_messages']} notices)", file=out)
 
 
 def _serve(rt: runtime.Runtime, port: int) -> None:
