@@ -249,10 +249,10 @@ def test_subject_is_capped_at_200_chars(renderer):
 def test_locale_fallback_to_english_is_logged(renderer, caplog):
     english = renderer.render("next_steps", "en", full_context())
     with caplog.at_level(logging.INFO, logger="plugin.notify.render"):
-        msg = renderer.render("next_steps", "de-AT", full_context())
+        msg = renderer.render("next_steps", "pt-BR", full_context())  # a language with no templates
     assert msg == english
     assert any(
-        rec.levelno == logging.INFO and "de-AT" in rec.getMessage() and "'en'" in rec.getMessage()
+        rec.levelno == logging.INFO and "pt-BR" in rec.getMessage() and "'en'" in rec.getMessage()
         for rec in caplog.records
     )
 
@@ -266,7 +266,8 @@ def test_no_locale_uses_default_without_fallback_log(renderer, caplog):
 
 def test_fallback_prefers_language_over_default(tmp_path, caplog):
     src = default_template_dir() / "emails"
-    shutil.copytree(src, tmp_path / "emails")
+    shutil.copytree(src / "en", tmp_path / "emails" / "en")  # English only: German is built below
+    shutil.copy(src / "_layout.html", tmp_path / "emails" / "_layout.html")
     de = tmp_path / "emails" / "de"
     de.mkdir()
     (de / "rejection.subject.txt").write_text("Ihre Bewerbung", encoding="utf-8")

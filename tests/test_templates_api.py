@@ -43,6 +43,7 @@ def test_preview_in_german_and_a_fallback_for_a_missing_language(org: Org) -> No
     german = org.get("/api/v1/templates/next_steps/preview?locale=de")
     assert (german["rendered_locale"], german["fallback"]) == ("de", False)
     assert "Acme" in german["text"] and 'lang="de"' in german["html"]
+    assert "November" in german["text"] and "Monday" not in german["text"]  # dates in German too
     portuguese = org.get("/api/v1/templates/next_steps/preview?locale=pt-BR")
     assert (portuguese["rendered_locale"], portuguese["fallback"]) == ("en", True)
     html = org.client.get("/api/v1/templates/rejection/preview?locale=fr&format=html", headers=org.headers)

@@ -103,7 +103,7 @@ def _sample(org: Organization, kind: NotificationKind, locale: str) -> dict[str,
     """Sample data, with this organisation's own name and sender so the preview looks like theirs."""
     from plugin.notify.samples import sample_context
 
-    context = sample_context(kind.value)
+    context = sample_context(kind.value, locale)
     context["org"] = {**context.get("org", {}), "name": org.name, "sender_name": org.sender_name or org.name}
     context.setdefault("lang", locale)
     return context
