@@ -24,18 +24,12 @@ from jinja2 import ChainableUndefined, FileSystemLoader, TemplateSyntaxError, me
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from plugin.models import NotificationKind
+
 log = logging.getLogger(__name__)
 
-KINDS: tuple[str, ...] = (
-    "next_steps",
-    "status_update",
-    "rejection",
-    "job_closed",
-    "reminder_recruiter",
-    "reminder_hiring_manager",
-    "escalation",
-    "delivery_failed",
-)
+# Every message kind (the models' enum is the one list).
+KINDS: tuple[str, ...] = tuple(kind.value for kind in NotificationKind)
 
 SUBJECT_MAX_CHARS = 200
 

@@ -158,7 +158,8 @@ def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  #
         obligation.at_risk = True
         messages.schedule_internal(
             session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
-            context={"reason": "Email to this candidate could not be delivered, so autopilot will not write to "
+            context={"reason_code": "undeliverable",
+                     "reason": "Email to this candidate could not be delivered, so autopilot will not write to "
                                "the same address again. Please contact them another way and record the "
                                "contact in the ATS."},
         )
@@ -166,14 +167,15 @@ def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  #
     if not policy.autopilot:
         messages.schedule_internal(
             session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
-            context={"reason": "Autopilot is off for this job and nobody has updated the candidate yet."},
+            context={"reason_code": "autopilot_off", "reason": "Autopilot is off for this job and nobody has updated the candidate yet."},
         )
         return "escalation: autopilot off"
     if not candidate.email:
         obligation.at_risk = True
         messages.schedule_internal(
             session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
-            context={"reason": "We have no email address for this candidate, so autopilot cannot update them. "
+            context={"reason_code": "no_candidate_email",
+                     "reason": "We have no email address for this candidate, so autopilot cannot update them. "
                                "Please contact them another way."},
         )
         return "escalation: no candidate email"
