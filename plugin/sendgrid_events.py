@@ -25,11 +25,10 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -38,6 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from plugin import clock
 from plugin.body_limit import declared_too_large, read_within_limit
+from plugin.http_errors import error_response as _error
 from plugin.models import DeliveryStatus, MailEvent, Notification, Organization
 from plugin.sla import messages
 
@@ -48,10 +48,6 @@ bp = Blueprint("sendgrid_events", __name__, url_prefix="/webhooks/sendgrid")
 ACTOR = "sendgrid"
 ATTEMPTS = 3  # a concurrent sweeper or worker changed a row we read: read again and re-apply
 CONFIGURE = "configure the verification key with PATCH /api/v1/organization/mail"
-
-
-def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify(code=status, status=HTTPStatus(status).phrase, message=message), status
 
 
 @bp.post("/events/<org_id>")

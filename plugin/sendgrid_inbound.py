@@ -35,7 +35,6 @@ from email.parser import HeaderParser
 from email.policy import compat32
 from email.utils import parseaddr
 from html.parser import HTMLParser
-from http import HTTPStatus
 from typing import IO, Any
 
 from flask import Blueprint, Request, Response, current_app, jsonify, request
@@ -48,6 +47,7 @@ from werkzeug.formparser import MultiPartParser
 
 from plugin import clock
 from plugin.body_limit import declared_too_large
+from plugin.http_errors import error_response as _error
 from plugin.models import (
     Application,
     ApplicationStatus,
@@ -92,12 +92,6 @@ def allow_mail_sized_bodies() -> None:
     """Mail with attachments is larger than the app-wide 1 MB limit (Flask 3.1: per request)."""
     request.max_content_length = INBOUND_MAX_BYTES
     request.max_form_memory_size = INBOUND_MAX_BYTES  # one `html` part may be large (inline images)
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> tuple[Response, int]:
-    response = jsonify(code=status, status=HTTPStatus(status).phrase, message=message)
-    response.headers.update(headers or {})
-    return response, status
 
 
 @bp.post("/<org_id>")

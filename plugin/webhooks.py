@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-from http import HTTPStatus
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import update
 
 from plugin import clock
@@ -25,15 +24,12 @@ from plugin.ats.base import WebhookRequest
 from plugin.ats.secrets import SecretBox, SecretsUnreadable
 from plugin.ats.signing import body_hash
 from plugin.body_limit import declared_too_large, read_within_limit
+from plugin.http_errors import error_response as _error
 from plugin.models import AtsConnection, ConnectionState, DeliveryKind, DeliveryState
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-
-
-def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify(code=status, status=HTTPStatus(status).phrase, message=message), status
 
 
 @bp.post("/<provider>/<connection_id>")

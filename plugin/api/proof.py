@@ -27,6 +27,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from plugin.api import current_org, db_session, now
+from plugin.api.records import ObligationSchema
 from plugin.models import (
     Application,
     MailEvent,
@@ -94,20 +95,11 @@ class ApplicationOut(Schema):
     candidate = fields.Nested(CandidateOut)
 
 
-class CycleOut(Schema):
-    cycle = fields.Integer()
-    state = fields.Function(lambda o: o.state.value)
-    opened_at = fields.DateTime()
-    opened_by = fields.String()
-    due_at = fields.DateTime()
-    discharged_at = fields.DateTime(allow_none=True)
-    discharged_by = fields.String(allow_none=True)
-    met = fields.Boolean(allow_none=True)
-    closed_reason = fields.String(allow_none=True)
-    breached_at = fields.DateTime(allow_none=True)
-    breach_reason = fields.String(allow_none=True)
-    at_risk = fields.Boolean()
-    autopilot_stepped_in = fields.Boolean()
+# A cycle as the proof shows it: the obligation fields that say what was owed and whether it was met,
+# defined once in the records API's ObligationSchema.
+CYCLE_FIELDS = ("cycle", "state", "opened_at", "opened_by", "due_at", "discharged_at", "discharged_by", "met",
+                "closed_reason", "breached_at", "breach_reason", "at_risk", "autopilot_stepped_in")
+CycleOut = Schema.from_dict({name: ObligationSchema._declared_fields[name] for name in CYCLE_FIELDS}, name="Cycle")
 
 
 class DeliveryEventOut(Schema):
