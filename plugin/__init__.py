@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
     """Build the web app. `runtime` lets a process (serve, demo, tests) share its services."""
     from plugin import runtime as runtime_module
     from plugin.api import register_api
+    from plugin.dashboard import register_dashboard
     from plugin.health import bp as health_bp
     from plugin.sendgrid_events import bp as sendgrid_events_bp
     from plugin.sendgrid_inbound import bp as sendgrid_inbound_bp
@@ -54,4 +55,5 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
     app.register_blueprint(sendgrid_inbound_bp)
     app.register_blueprint(status_page_bp)
     register_api(app)
+    register_dashboard(app)
     return app

@@ -230,5 +230,7 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 from plugin.cli_ats import ats  # noqa: E402 - the `ats` group lives in its own module
+from plugin.cli_users import user_group  # noqa: E402
 
 main.add_command(ats)
+main.add_command(user_group)

@@ -209,10 +209,19 @@ class ApiKey(Base):
 
 
 class User(Base):
-    """Dashboard users (sign-in arrives with the dashboard)."""
+    """A dashboard user. Signs in with email and password (argon2id hash); one organisation each.
+
+    An email address belongs to one user in the whole installation, so signing in needs no
+    organisation picker. An invited user has an invitation token (only its SHA-256 is stored) and
+    no password until they accept.
+    """
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("org_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "email"),
+        # Sign-in: look a user up by address, whatever its case.
+        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -220,12 +229,24 @@ class User(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(300))
     role: Mapped[Role] = mapped_column(_enum(Role))
+    # Managers see these departments' jobs, plus the jobs where they are hiring manager or recruiter.
+    departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    invite_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    invite_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    invited_by: Mapped[str | None] = mapped_column(String(200))
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (UniqueConstraint("org_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id"),
+        # Dashboard: a manager's departments, and the department filter.
+        Index("ix_jobs_org_department", "org_id", "department"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -239,6 +260,9 @@ class Job(Base):
     status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.OPEN)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     policy_override: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Ontario ESA report: only publicly advertised jobs are in scope. None: not said (reported as
+    # in scope, marked as assumed, until an admin says otherwise).
+    publicly_advertised: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -346,6 +370,9 @@ class Obligation(Base):
             postgresql_where=text("state = 'open'"),
         ),
         UniqueConstraint("application_id", "cycle"),
+        # Dashboard: outcomes in a period (deadlines that passed, cycles discharged) and at risk now.
+        Index("ix_obligations_org_due", "org_id", "due_at"),
+        Index("ix_obligations_org_discharged", "org_id", "discharged_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -411,6 +438,8 @@ class Notification(Base):
             sqlite_where=text("state != 'cancelled' AND dedupe_key IS NOT NULL"),
             postgresql_where=text("state != 'cancelled' AND dedupe_key IS NOT NULL"),
         ),
+        # Dashboard: proof-of-notice export for a period.
+        Index("ix_notifications_org_sent", "org_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -524,7 +553,11 @@ class InboundEvent(Base):
     """Every canonical event we accepted, raw and canonical, idempotent on (org, event id)."""
 
     __tablename__ = "inbound_events"
-    __table_args__ = (UniqueConstraint("org_id", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "event_id"),
+        # Dashboard timeline: every event of one application.
+        Index("ix_inbound_events_application", "org_id", "application_external_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -545,7 +578,10 @@ class AuditEntry(Base):
     """Who changed what, when, from what to what."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity", "org_id", "entity", "entity_id"),)  # a record's history
+    __table_args__ = (
+        Index("ix_audit_log_entity", "org_id", "entity", "entity_id"),  # a record's history
+        Index("ix_audit_log_org_at", "org_id", "at"),  # dashboard: recent configuration changes
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))

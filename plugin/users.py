@@ -1,0 +1,157 @@
+"""Dashboard users: creation (CLI, tests), invitations (admin pages) and password hashing.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile). An
+email address belongs to one user in the whole installation, so sign-in needs no organisation
+picker; addresses compare case-insensitively.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plugin.models import Organization, Role, User
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only stops a denial of service by huge input
+INVITATION_LIFETIME = timedelta(days=7)
+
+_hasher = PasswordHasher()
+# Verified against when the address is unknown, so a wrong address costs as long as a wrong password
+# (the response time does not tell an attacker which addresses have accounts).
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class UserError(ValueError):
+    """A user could not be created or changed; the message says why, for the person who asked."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in email) or len(email) > 320:
+        raise UserError(f"{email!r} is not an email address.", "email")
+    return f"{local}@{domain.lower()}"
+
+
+def password_problem(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    return None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """Constant work whether or not the user exists; rehashes when the parameters were raised."""
+    if user is None or not user.password_hash:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        return False
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return True
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        raise UserError(f"Unknown role {value!r}: use one of {', '.join(r.value for r in Role)}.", "role") from None
+
+
+def clean_departments(values: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        value = value.strip()
+        if len(value) > 200:
+            raise UserError("A department name has at most 200 characters.", "departments")
+        if value:
+            seen.setdefault(value, None)
+    return list(seen)
+
+
+def _check_new_address(session: Session, email: str) -> None:
+    existing = user_by_email(session, email)
+    if existing is not None:
+        raise UserError(f"A user with the address {email} already exists; each address signs in to one "
+                        "organisation.", "email")
+
+
+def create_user(session: Session, org: Organization, email: str, role: Role, *, password: str, now: datetime,
+                name: str | None = None, departments: Iterable[str] = ()) -> User:
+    email = normalise_email(email)
+    _check_new_address(session, email)
+    if (problem := password_problem(password)) is not None:
+        raise UserError(problem, "password")
+    user = User(org_id=org.id, email=email, name=(name or "").strip() or None, role=role,
+                password_hash=hash_password(password), departments=clean_departments(departments),
+                created_at=now)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def invite_user(session: Session, org: Organization, email: str, role: Role, *, now: datetime, invited_by: str,
+                departments: Iterable[str] = ()) -> tuple[User, str]:
+    """Create a user without a password; returns it and the invitation token (shown once)."""
+    email = normalise_email(email)
+    _check_new_address(session, email)
+    token = secrets.token_urlsafe(32)
+    user = User(org_id=org.id, email=email, role=role, departments=clean_departments(departments),
+                invite_token_hash=hash_token(token), invited_at=now, invite_expires_at=now + INVITATION_LIFETIME,
+                invited_by=invited_by, created_at=now)
+    session.add(user)
+    session.flush()
+    return user, token
+
+
+def hash_token(token: str) -> str:
+    # Invitation tokens are 256-bit random values: a plain SHA-256 is enough to store them.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_for_invitation(session: Session, token: str, now: datetime) -> User | None:
+    user = session.scalar(select(User).where(User.invite_token_hash == hash_token(token)))
+    if user is None or user.disabled_at is not None or user.invite_expires_at is None or user.invite_expires_at < now:
+        return None
+    return user
+
+
+def accept_invitation(user: User, *, password: str, name: str | None) -> None:
+    if (problem := password_problem(password)) is not None:
+        raise UserError(problem, "password")
+    user.password_hash = hash_password(password)
+    user.name = (name or "").strip() or user.name
+    user.invite_token_hash = None
+    user.invite_expires_at = None
+
+
+def session_fingerprint(user: User) -> str:
+    """Part of the signed-in session: changes when the password does, which signs out every session."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
