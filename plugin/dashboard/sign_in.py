@@ -10,7 +10,8 @@ from flask_login import current_user, login_user, logout_user
 
 from plugin.dashboard import SignedIn, bp, db, now, page
 from plugin.dashboard.throttle import Throttle
-from plugin.users import UserError, accept_invitation, user_by_email, user_for_invitation, verify_password
+from plugin.users import UserError, user_by_email, user_for_invitation, verify_password
+from plugin.users import accept_invitation as set_invited_password
 
 GENERIC_FAILURE = "That email address and password do not match an account."
 
@@ -92,7 +93,7 @@ def accept_invitation(token: str) -> Any:
             errors["password_confirm"] = "The two passwords are not the same."
         else:
             try:
-                accept_invitation(user, password=password, name=request.form.get("name"))
+                set_invited_password(user, password=password, name=request.form.get("name"))
             except UserError as exc:
                 errors[exc.field or "password"] = str(exc)
         if not errors:
