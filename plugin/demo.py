@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import sys
 from collections import Counter
@@ -37,10 +38,12 @@ from plugin.models import (
     NotificationState,
     Obligation,
     ObligationState,
+    Role,
 )
 from plugin.orgs import create_organization
 from plugin.processes import run_worker, serve, sweep_once
 from plugin.settings import Settings
+from plugin.users import create_user
 
 if TYPE_CHECKING:
     from plugin.devtools.sendgrid_standin import SendGridStandIn
@@ -79,6 +82,10 @@ def run_demo(settings: Settings, *, serve: bool = True, round_file: str | None =
             _print_summary(summary, rt, out, standin)
             if serve:
                 print(f"\nAPI key for the demo organisation: {summary['api_key']}", file=out)
+                print(f"Dashboard: http://127.0.0.1:{port}/dashboard/ (the clock stays at the round's end)",
+                      file=out)
+                for email, password, role in summary["sign_ins"]:
+                    print(f"  sign in as {email} with password {password}  [{role}]", file=out)
                 _serve(rt, port)
         finally:
             rt.close()
@@ -112,10 +119,14 @@ def play(rt: runtime.Runtime, script: dict[str, Any], out: Any) -> dict[str, Any
             sender_email=spec.get("sender_email"), escalation_email=spec.get("escalation_email"),
         )
         org_name = org.name
+        sign_ins = _demo_users(session, org, sim.now())
+        session.commit()
     client = create_app(runtime=rt).test_client()
     headers = {"Authorization": f"Bearer {api_key}"}
     print(f"Playing {len(events)} events for {org_name} from {start:%a %d %b %Y} to {end:%a %d %b %Y}...", file=out)
 
+    # A job-level policy set as an admin would (through the API) once its time has come and the job exists.
+    policy_changes = sorted(script.get("policy_changes", []), key=lambda c: datetime.fromisoformat(c["at"]))
     index, steps, last_week = 0, 0, None
     while True:
         now = sim.now()
@@ -127,6 +138,7 @@ def play(rt: runtime.Runtime, script: dict[str, Any], out: Any) -> dict[str, Any
             response = client.post("/api/v1/events", json={"events": batch}, headers=headers)
             if response.status_code != 200:
                 raise RuntimeError(f"the demo round was refused: {response.status_code} {response.get_json()}")
+        policy_changes = _apply_policy_changes(client, headers, policy_changes, now)
         sweep_once(rt, now)
         if rt.queue.count:
             run_worker(rt, burst=True, simple=True)
@@ -139,7 +151,34 @@ def play(rt: runtime.Runtime, script: dict[str, Any], out: Any) -> dict[str, Any
         if upcoming is None or upcoming > end:
             break
         sim.set(upcoming)
-    return {"api_key": api_key, "steps": steps, "end": sim.now(), "events": len(events)}
+    return {"api_key": api_key, "steps": steps, "end": sim.now(), "events": len(events), "sign_ins": sign_ins}
+
+
+def _apply_policy_changes(client: Any, headers: dict[str, str], pending: list[dict[str, Any]],
+                          now: datetime) -> list[dict[str, Any]]:
+    waiting = []
+    for change in pending:
+        if datetime.fromisoformat(change["at"]) > now:
+            waiting.append(change)
+            continue
+        response = client.put(f"/api/v1/policies/jobs/{change['job']}", json=change["policy"], headers=headers)
+        if response.status_code == 404:
+            waiting.append(change)  # the job has not appeared yet (or never will, in a trimmed round)
+        elif response.status_code != 200:
+            raise RuntimeError(f"the demo policy change was refused: {response.status_code} {response.get_json()}")
+    return waiting
+
+
+def _demo_users(session: Any, org: Any, now: datetime) -> list[tuple[str, str, str]]:
+    """An admin and an Engineering manager for the dashboard, with fresh passwords (printed once)."""
+    domain = (org.sender_email or "demo@ghostless.example").rpartition("@")[2]
+    created = []
+    for email, role, departments in ((f"admin@{domain}", Role.ADMIN, ()),
+                                     (f"manager@{domain}", Role.MANAGER, ("Engineering",))):
+        password = secrets.token_urlsafe(12)
+        create_user(session, org, email, role, password=password, now=now, departments=departments)
+        created.append((email, password, role.value + (f" ({', '.join(departments)})" if departments else "")))
+    return created
 
 
 def _next_instant(rt: runtime.Runtime, next_event: str | None, now: datetime) -> datetime | None:
