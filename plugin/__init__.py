@@ -42,6 +42,11 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
         JSON_SORT_KEYS=False,
     )
     app.extensions["ghostless"] = rt
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:

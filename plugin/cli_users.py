@@ -32,6 +32,11 @@ def user_create(email: str, org_ref: str, role: str, name: str | None, departmen
     from plugin.models import Organization
     from plugin.users import UserError, create_user, invite_user, parse_role
 
+    if invite and password_stdin:
+        raise click.UsageError("Use --invite (the user chooses a password) or --password-stdin, not both.")
+    if departments and role != "manager":
+        raise click.UsageError("--department only applies to managers (admins and viewers see the whole "
+                               "organisation).")
     password = None
     if not invite:
         if password_stdin:

@@ -237,6 +237,9 @@ class User(Base):
     invited_by: Mapped[str | None] = mapped_column(String(200))
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of every signed-in session: raised on sign-out and on disabling, which ends every session
+    # (sessions live in the signed cookie, so a copied cookie would otherwise outlive them).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -45,6 +45,9 @@ class Settings:
     # Days after a candidate's decision was delivered before their personal data is anonymised;
     # also how long a status-page link stays valid.
     retention_days: int = 180
+    # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto/-Host are believed
+    # (sign-in throttling per client needs the real client address). 0: none, use the socket peer.
+    trusted_proxies: int = 0
     # Not from the environment: tests and the demo pass these in.
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -108,6 +111,7 @@ class Settings:
             encryption_keys=reader.fernet_keys("ENCRYPTION_KEYS"),
             poll_interval_minutes=reader.positive_number("POLL_INTERVAL_MINUTES", 15.0),
             retention_days=int(reader.positive_number("RETENTION_DAYS", 180, integer=True)),
+            trusted_proxies=reader.small_count("TRUSTED_PROXIES", 0, maximum=5),
         )
         reader.raise_errors()
         return settings
@@ -162,6 +166,15 @@ class _Reader:
             self.errors.append(f"{PREFIX}{name} must be greater than 0 (got {value!r})")
             return default
         return number
+
+    def small_count(self, name: str, default: int, maximum: int) -> int:
+        value = self._raw(name)
+        if not value:
+            return default
+        if not value.isdigit() or int(value) > maximum:
+            self.errors.append(f"{PREFIX}{name} must be a whole number from 0 to {maximum} (got {value!r})")
+            return default
+        return int(value)
 
     def identifier(self, name: str, default: str) -> str:
         value = self.text(name, default)

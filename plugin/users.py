@@ -85,6 +85,13 @@ def parse_role(value: str) -> Role:
         raise UserError(f"Unknown role {value!r}: use one of {', '.join(r.value for r in Role)}.", "role") from None
 
 
+def clean_name(name: str | None) -> str | None:
+    name = (name or "").strip()
+    if len(name) > 200:
+        raise UserError("Use at most 200 characters.", "name")
+    return name or None
+
+
 def clean_departments(values: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for value in values:
@@ -109,7 +116,7 @@ def create_user(session: Session, org: Organization, email: str, role: Role, *, 
     _check_new_address(session, email)
     if (problem := password_problem(password)) is not None:
         raise UserError(problem, "password")
-    user = User(org_id=org.id, email=email, name=(name or "").strip() or None, role=role,
+    user = User(org_id=org.id, email=email, name=clean_name(name), role=role,
                 password_hash=hash_password(password), departments=clean_departments(departments),
                 created_at=now)
     session.add(user)
@@ -146,12 +153,17 @@ def user_for_invitation(session: Session, token: str, now: datetime) -> User | N
 def accept_invitation(user: User, *, password: str, name: str | None) -> None:
     if (problem := password_problem(password)) is not None:
         raise UserError(problem, "password")
+    user.name = clean_name(name) or user.name
     user.password_hash = hash_password(password)
-    user.name = (name or "").strip() or user.name
     user.invite_token_hash = None
     user.invite_expires_at = None
 
 
 def session_fingerprint(user: User) -> str:
-    """Part of the signed-in session: changes when the password does, which signs out every session."""
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+    """Part of the signed-in session: changes with the password and the session epoch (sign-out,
+    disabling), which ends every session of that user."""
+    return hashlib.sha256(f"{user.password_hash or ''}|{user.session_epoch or 0}".encode()).hexdigest()[:16]
+
+
+def end_sessions(user: User) -> None:
+    user.session_epoch = (user.session_epoch or 0) + 1

@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request, url_for
@@ -69,7 +70,6 @@ def register_dashboard(app: Flask) -> None:
         REMEMBER_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600,
         WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
-        WTF_CSRF_SSL_STRICT=secure,
     )
     login_manager.init_app(app)
     app.register_blueprint(bp)
@@ -131,6 +131,9 @@ def require_admin() -> None:
 def _guard() -> Any:
     g.csp_nonce = secrets.token_urlsafe(16)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+            raise CSRFError("The form was posted from another site.")
         try:
             validate_csrf(request.form.get("csrf_token"))
         except ValidationError as exc:

@@ -10,7 +10,8 @@ from flask_login import current_user, login_user, logout_user
 
 from plugin.dashboard import SignedIn, bp, db, now, page
 from plugin.dashboard.throttle import Throttle
-from plugin.users import UserError, user_by_email, user_for_invitation, verify_password
+from plugin.models import User
+from plugin.users import UserError, end_sessions, user_by_email, user_for_invitation, verify_password
 from plugin.users import accept_invitation as set_invited_password
 
 GENERIC_FAILURE = "That email address and password do not match an account."
@@ -72,6 +73,11 @@ def sign_in() -> Any:
 
 @bp.post("/sign-out")
 def sign_out() -> Any:
+    if current_user.is_authenticated:
+        user = db().get(User, current_user.user_id)
+        if user is not None:
+            end_sessions(user)  # a copy of this cookie stops working too (sessions live in the cookie)
+            db().commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

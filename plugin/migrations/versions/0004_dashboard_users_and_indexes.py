@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('invited_by', sa.String(length=200), nullable=True))
         batch.add_column(sa.Column('last_sign_in_at', plugin.db.UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('disabled_at', plugin.db.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('session_epoch', sa.Integer(), nullable=False, server_default=sa.text('0')))
     op.create_index('ix_users_invite_token_hash', 'users', ['invite_token_hash'], unique=True)
     op.create_index('uq_users_email_lower', 'users', [sa.text('lower(email)')], unique=True)
     with op.batch_alter_table('jobs') as batch:
@@ -52,6 +53,6 @@ def downgrade() -> None:
     op.drop_index('uq_users_email_lower', table_name='users')
     op.drop_index('ix_users_invite_token_hash', table_name='users')
     with op.batch_alter_table('users') as batch:
-        for column in ('disabled_at', 'last_sign_in_at', 'invited_by', 'invite_expires_at', 'invited_at',
+        for column in ('session_epoch', 'disabled_at', 'last_sign_in_at', 'invited_by', 'invite_expires_at', 'invited_at',
                        'invite_token_hash', 'departments'):
             batch.drop_column(column)
