@@ -443,6 +443,10 @@ class Notification(Base):
         ),
         # Dashboard: proof-of-notice export for a period.
         Index("ix_notifications_org_sent", "org_id", "sent_at"),
+        # Ontario ESA report: when each application was told whether a decision was made (index-only).
+        Index("ix_notifications_told", "application_id", "sent_at", "kind", "delivery_status",
+              sqlite_where=text("state = 'sent' AND kind IN ('status_update', 'rejection', 'job_closed')"),
+              postgresql_where=text("state = 'sent' AND kind IN ('status_update', 'rejection', 'job_closed')")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -37,6 +37,9 @@ def upgrade() -> None:
     op.create_index('ix_obligations_org_due', 'obligations', ['org_id', 'due_at'])
     op.create_index('ix_obligations_org_discharged', 'obligations', ['org_id', 'discharged_at'])
     op.create_index('ix_notifications_org_sent', 'notifications', ['org_id', 'sent_at'])
+    told = sa.text("state = 'sent' AND kind IN ('status_update', 'rejection', 'job_closed')")
+    op.create_index('ix_notifications_told', 'notifications', ['application_id', 'sent_at', 'kind', 'delivery_status'],
+                    sqlite_where=told, postgresql_where=told)
     op.create_index('ix_inbound_events_application', 'inbound_events', ['org_id', 'application_external_id'])
     op.create_index('ix_audit_log_org_at', 'audit_log', ['org_id', 'at'])
 
@@ -44,6 +47,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_audit_log_org_at', table_name='audit_log')
     op.drop_index('ix_inbound_events_application', table_name='inbound_events')
+    op.drop_index('ix_notifications_told', table_name='notifications')
     op.drop_index('ix_notifications_org_sent', table_name='notifications')
     op.drop_index('ix_obligations_org_discharged', table_name='obligations')
     op.drop_index('ix_obligations_org_due', table_name='obligations')
