@@ -11,16 +11,12 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
-from sqlalchemy import select
 
 from plugin.api import current_org, db_session, now
-from plugin.models import ClosureDate, Obligation, ObligationState, Organization
-from plugin.sla.calendar import CalendarError, validate_calendar
-from plugin.sla.obligations import audit, recompute
+from plugin.config_changes import ConfigError, update_organization
+from plugin.models import Organization
 
 blp = Blueprint("organization", __name__, url_prefix="/api/v1", description="Organisation and business calendar")
-
-CALENDAR_FIELDS = ("timezone", "holiday_country", "holiday_subdivision", "working_weekdays", "closures")
 
 
 class ClosureSchema(Schema):
@@ -75,43 +71,10 @@ class OrganizationResource(MethodView):
     def patch(self, changes: dict[str, Any]) -> Organization:
         session = db_session()
         org = current_org(session)
-        before = OrganizationSchema().dump(org)
-        timezone = changes.get("timezone", org.timezone)
-        country = changes.get("holiday_country", org.holiday_country)
-        country = country.upper() if country else None
-        if "holiday_country" in changes and "holiday_subdivision" not in changes:
-            subdivision = None  # a subdivision belongs to its country
-        else:
-            subdivision = changes.get("holiday_subdivision", org.holiday_subdivision)
         try:
-            validate_calendar(timezone, country, subdivision)
-        except CalendarError as exc:
-            field = "timezone" if "time zone" in str(exc) else (
-                "holiday_subdivision" if "subdivision" in str(exc).lower() else "holiday_country")
-            abort(422, message="Invalid calendar; nothing was changed.", errors={"json": {field: [str(exc)]}})
-        org.timezone, org.holiday_country, org.holiday_subdivision = timezone, country, subdivision
-        for key in ("name", "sender_name", "sender_email", "escalation_email"):
-            if key in changes:
-                setattr(org, key, changes[key])
-        if "working_weekdays" in changes:
-            org.working_weekdays = ",".join(str(d) for d in sorted(set(changes["working_weekdays"])))
-        if "closures" in changes:
-            org.closures.clear()
-            session.flush()
-            seen = set()
-            for closure in changes["closures"]:
-                if closure["day"] not in seen:
-                    seen.add(closure["day"])
-                    org.closures.append(ClosureDate(day=closure["day"], label=closure.get("label")))
-        session.flush()
-        at = now()
-        moved = 0
-        if any(key in changes for key in CALENDAR_FIELDS):
-            open_obligations = session.scalars(
-                select(Obligation).where(Obligation.org_id == org.id, Obligation.state == ObligationState.OPEN))
-            moved = sum(1 for obligation in open_obligations if recompute(obligation, org, at, g.actor))
-        after = OrganizationSchema().dump(org)
-        audit(session, org.id, "organization", org.id, "updated", at, g.actor, before=before, after=after)
+            moved = update_organization(session, org, changes, actor=g.actor, at=now()).moved
+        except ConfigError as exc:
+            abort(422, message=exc.message, errors={"json": exc.errors})
         session.commit()
         org.recomputed = moved  # type: ignore[attr-defined]  # reported once, not stored
         return org

@@ -16,8 +16,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from sqlalchemy import select
 
 from plugin.api import current_org, db_session, now
-from plugin.models import Application, Job, Obligation, ObligationState, Organization
-from plugin.sla.obligations import audit, recompute
+from plugin.config_changes import ConfigError, set_job_policy, set_organization_policy
+from plugin.models import Job, Organization
 from plugin.sla.policy import DEFAULT_POLICY, merge_policy, parse_hhmm
 
 blp = Blueprint("policies", __name__, url_prefix="/api/v1/policies", description="SLA policies")
@@ -77,14 +77,6 @@ class PolicyResponseSchema(Schema):
     recomputed = fields.Integer(metadata={"description": "open deadlines that moved (PUT only)"})
 
 
-def _validate_against(parent: dict[str, Any], overrides: dict[str, Any]) -> None:
-    """The effective window must still be valid once merged with the level above."""
-    merged = merge_policy(parent, overrides)
-    if parse_hhmm(merged.send_window_start) >= parse_hhmm(merged.send_window_end):
-        abort(422, message="Invalid policy; nothing was changed.",
-              errors={"json": {"send_window_end": ["The send window must end after it starts."]}})
-
-
 @blp.route("/organization")
 class OrganizationPolicy(MethodView):
     @blp.response(200, PolicyResponseSchema)
@@ -98,11 +90,10 @@ class OrganizationPolicy(MethodView):
     def put(self, overrides: dict[str, Any]) -> dict[str, Any]:
         session = db_session()
         org = current_org(session)
-        _validate_against({}, overrides)
-        before = dict(org.policy or {})
-        org.policy = overrides
-        audit(session, org.id, "policy", "organization", "replaced", now(), g.actor, before=before, after=overrides)
-        moved = _recompute(session, org, job=None)
+        try:
+            moved = set_organization_policy(session, org, overrides, actor=g.actor, at=now()).moved
+        except ConfigError as exc:
+            abort(422, message=exc.message, errors={"json": exc.errors})
         session.commit()
         return {"level": "organization", "job_id": None, "overrides": overrides,
                 "effective": merge_policy(overrides).to_dict(), "recomputed": moved}
@@ -124,11 +115,10 @@ class JobPolicy(MethodView):
         session = db_session()
         org = current_org(session)
         job = _job(session, org, job_id)
-        _validate_against(org.policy or {}, overrides)
-        before = dict(job.policy_override or {})
-        job.policy_override = overrides
-        audit(session, org.id, "policy", f"job:{job_id}", "replaced", now(), g.actor, before=before, after=overrides)
-        moved = _recompute(session, org, job=job)
+        try:
+            moved = set_job_policy(session, org, job, overrides, actor=g.actor, at=now()).moved
+        except ConfigError as exc:
+            abort(422, message=exc.message, errors={"json": exc.errors})
         session.commit()
         return {"level": "job", "job_id": job_id, "overrides": overrides,
                 "effective": merge_policy(org.policy, overrides).to_dict(), "recomputed": moved}
@@ -140,11 +130,3 @@ def _job(session, org: Organization, external_id: str) -> Job:  # type: ignore[n
         abort(404, message=f"No job with id {external_id!r} in this organisation. Jobs appear with their first event.")
     return job
 
-
-def _recompute(session, org: Organization, job: Job | None) -> int:  # type: ignore[no-untyped-def]
-    query = (select(Obligation).join(Application, Obligation.application_id == Application.id)
-             .where(Obligation.org_id == org.id, Obligation.state == ObligationState.OPEN))
-    if job is not None:
-        query = query.where(Application.job_id == job.id)
-    at = now()
-    return sum(1 for obligation in session.scalars(query) if recompute(obligation, org, at, g.actor))
