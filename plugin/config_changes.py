@@ -195,9 +195,11 @@ def recompute_open(session: Session, org: Organization, *, at: datetime, actor: 
                    examples: int = 0) -> ChangeOutcome:
     """Recompute every open obligation of the organisation (or of one job); count those that moved.
 
+    Deadlines that have already passed stay as they were: whether the candidate heard by then is
+    history, and a configuration change must not rewrite it (nor erase a recorded breach).
     `examples`: how many moved deadlines to describe (soonest first), for a preview."""
     query = (select(Obligation).join(Application, Obligation.application_id == Application.id)
-             .where(Obligation.org_id == org.id, Obligation.state == ObligationState.OPEN)
+             .where(Obligation.org_id == org.id, Obligation.state == ObligationState.OPEN, Obligation.due_at > at)
              .order_by(Obligation.due_at, Obligation.id))
     if job is not None:
         query = query.where(Application.job_id == job.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -133,6 +133,22 @@ def test_policy_change_via_the_page_moves_the_open_deadline_as_the_api_would(org
     submit(client, POLICY, POLICY, {**policy_form(first_update_working_days=10), "action": "save"}, expect=302)
     assert "Nothing to save" in flashes(client, POLICY)
     assert len(audit_rows(rt)) == count
+
+
+def test_a_deadline_that_already_passed_is_history_and_does_not_move(org, admin, rt, client, clock, tick):
+    # Autopilot off and nobody wrote: the deadline passes and the breach is recorded. Raising the
+    # policy's days afterwards must not rewrite that (nor hide the breach from the on-time rate).
+    org.put("/api/v1/policies/organization", {"autopilot": False})
+    clock.set(ENDED)
+    org.post(interview_done(ENDED))
+    tick(at=DUE + timedelta(minutes=1))
+    [breached] = obligations(rt.db)
+    assert (breached.breached_at, breached.breach_reason) == (DUE, "autopilot_off")
+    response = submit(client, POLICY, POLICY,
+                      {**policy_form(first_update_working_days=10, autopilot=False), "action": "save"}, expect=302)
+    assert response.status_code == 302
+    [after] = obligations(rt.db)
+    assert (after.due_at, after.breached_at, after.breach_reason) == (DUE, DUE, "autopilot_off")
 
 
 def test_preview_reports_the_count_and_examples_and_changes_nothing(org, admin, rt, client, clock):
