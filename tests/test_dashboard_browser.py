@@ -95,14 +95,14 @@ def test_dashboard_journeys_at_desktop_and_phone_width(browser: Browser, live_se
     # The round is played once (it takes a while); each width then walks the same journey, with a
     # policy change of its own so each sees an effect.
     admin = credentials(demo_round, "admin")
-    admin_journey(browser, live_server, rt, admin, "1280", DESKTOP, first_update_days=7)
-    admin_journey(browser, live_server, rt, admin, "390", PHONE, first_update_days=6)
+    admin_journey(browser, live_server, rt, admin, "1280", DESKTOP, cadence_days=7)
+    admin_journey(browser, live_server, rt, admin, "390", PHONE, cadence_days=6)
     manager_view(browser, live_server, credentials(demo_round, "manager"), "1280", DESKTOP)
     manager_view(browser, live_server, credentials(demo_round, "manager"), "390", PHONE)
 
 
 def admin_journey(browser: Browser, server: str, rt: Any, admin: tuple[str, str], size: str,
-                  context_options: dict[str, Any], first_update_days: int) -> None:
+                  context_options: dict[str, Any], cadence_days: int) -> None:
     context = browser.new_context(**context_options)
     page = context.new_page()
     errors: list[str] = []
@@ -153,7 +153,8 @@ def admin_journey(browser: Browser, server: str, rt: Any, admin: tuple[str, str]
         before = open_due(rt)
         page.get_by_role("link", name="Settings", exact=True).click()
         page.goto(f"{server}/dashboard/settings/policy")
-        page.get_by_label("First update due").fill(str(first_update_days))
+        # The round's open cycles were all opened by status updates: the cadence governs them.
+        page.get_by_label("Time between status updates").fill(str(cadence_days))
         page.get_by_role("button", name="Preview", exact=True).click()
         preview = page.locator("#preview")
         expect(preview).to_contain_text("This change moves")
