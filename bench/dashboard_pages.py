@@ -73,7 +73,6 @@ URLS = (
     "/dashboard/",
     "/dashboard/?period=90",
     "/dashboard/?period=30&department={department}",
-    "/dashboard/?export=by_job",  # a guess from before the page existed (answers 400: unknown export)
     "/dashboard/?export=job",
     "/dashboard/applications",
     "/dashboard/applications?q={name}",

@@ -376,6 +376,9 @@ class Obligation(Base):
         # Dashboard: outcomes in a period (deadlines that passed, cycles discharged) and at risk now.
         Index("ix_obligations_org_due", "org_id", "due_at"),
         Index("ix_obligations_org_discharged", "org_id", "discharged_at"),
+        # Dashboard: at risk now and still waiting past the deadline read only the open cycles.
+        Index("ix_obligations_open_due", "org_id", "due_at",
+              sqlite_where=text("state = 'open'"), postgresql_where=text("state = 'open'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,6 +1,6 @@
 """GET/PATCH /api/v1/organization: the business calendar, sender identity and escalation address.
 
-A calendar change (time zone, holidays, working days, closures) recomputes every open deadline.
+A calendar change (time zone, holidays, working days, closures) recomputes every open deadline that has not passed yet.
 """
 
 from __future__ import annotations

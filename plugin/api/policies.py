@@ -1,7 +1,8 @@
 """GET/PUT /api/v1/policies/organization and /api/v1/policies/jobs/<job id>.
 
 PUT replaces the override set at that level (fields left out fall back to the level above) and
-recomputes the deadlines of every open obligation it governs, in the same transaction.
+recomputes the deadlines of every open obligation it governs whose deadline has not passed yet, in the
+same transaction.
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ def upgrade() -> None:
     op.create_index('ix_jobs_org_department', 'jobs', ['org_id', 'department'])
     op.create_index('ix_obligations_org_due', 'obligations', ['org_id', 'due_at'])
     op.create_index('ix_obligations_org_discharged', 'obligations', ['org_id', 'discharged_at'])
+    op.create_index('ix_obligations_open_due', 'obligations', ['org_id', 'due_at'],
+                    sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'"))
     op.create_index('ix_notifications_org_sent', 'notifications', ['org_id', 'sent_at'])
     told = sa.text("state = 'sent' AND kind IN ('status_update', 'rejection', 'job_closed')")
     op.create_index('ix_notifications_told', 'notifications', ['application_id', 'sent_at', 'kind', 'delivery_status'],
@@ -49,6 +51,7 @@ def downgrade() -> None:
     op.drop_index('ix_inbound_events_application', table_name='inbound_events')
     op.drop_index('ix_notifications_told', table_name='notifications')
     op.drop_index('ix_notifications_org_sent', table_name='notifications')
+    op.drop_index('ix_obligations_open_due', table_name='obligations')
     op.drop_index('ix_obligations_org_discharged', table_name='obligations')
     op.drop_index('ix_obligations_org_due', table_name='obligations')
     op.drop_index('ix_jobs_org_department', table_name='jobs')
