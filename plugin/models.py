@@ -389,6 +389,9 @@ class Obligation(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     opened_by: Mapped[str] = mapped_column(String(32))  # interview | status_update | contact | reopened
     anchor_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the instant the deadline counts from
+    # A person's status update told the candidate "you will hear from us by <this day>": the cycle it
+    # opened is due at the end of that day's send window instead of after the cadence.
+    promised_on: Mapped[date | None] = mapped_column(Date)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_rung: Mapped[Rung] = mapped_column(_enum(Rung))
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -26,6 +26,7 @@ def register_api(app: Flask) -> Api:
     from plugin.api.proof import blp as proof_blp
     from plugin.api.records import blp as records_blp
     from plugin.api.replies import blp as replies_blp
+    from plugin.api.status_updates import blp as status_updates_blp
     from plugin.api.templates import blp as templates_blp
 
     app.config.update(
@@ -43,7 +44,7 @@ def register_api(app: Flask) -> Api:
     api = Api(app)
     protected = set()
     for blueprint in (events_blp, organization_blp, policies_blp, records_blp, connections_blp,
-                      mail_settings_blp, proof_blp, templates_blp, replies_blp):
+                      mail_settings_blp, proof_blp, templates_blp, replies_blp, status_updates_blp):
         api.register_blueprint(blueprint)
         protected.add(blueprint.name)
 

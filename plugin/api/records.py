@@ -37,6 +37,8 @@ class ObligationSchema(Schema):
     state = fields.Function(lambda o: o.state.value)
     opened_at = fields.DateTime()
     opened_by = fields.String()
+    promised_on = fields.Date(allow_none=True, metadata={
+        "description": "the day a person's status update promised the next news (then due_at is that day)"})
     due_at = fields.DateTime()
     next_rung = fields.Function(lambda o: o.next_rung.value)
     next_action_at = fields.DateTime(allow_none=True)

@@ -40,7 +40,8 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder=s
                static_folder="static", static_url_path="/static")
 
 # Modules that add routes to `bp`. Imported once, before the first registration.
-PAGE_MODULES = ("sign_in", "overview", "timeline", "outbox", "compliance", "settings_pages", "users_pages")
+PAGE_MODULES = ("sign_in", "overview", "timeline", "status_update", "outbox", "compliance", "settings_pages",
+                "users_pages")
 
 # Pages anyone may open (the sign-in form, accepting an invitation, the static files).
 PUBLIC_ENDPOINTS = {"dashboard.sign_in", "dashboard.accept_invitation", "dashboard.static"}

@@ -43,6 +43,7 @@ from plugin.models import (
     Notification,
     Obligation,
     ObligationState,
+    Role,
     Rung,
 )
 
@@ -364,6 +365,11 @@ def _audit_entries(org_id: str, app: Application, obligations: list[Obligation])
 
 @bp.get("/applications/<int:application_id>")
 def application(application_id: int) -> Any:
+    return application_page(application_id)
+
+
+def application_page(application_id: int, **extra: Any) -> str:
+    """The timeline page; `extra` carries the status-update form's values and errors after a refusal."""
     who = viewer()
     app, candidate, job = visible_application(who, application_id)
     zone = _org_zone()
@@ -427,6 +433,9 @@ def application(application_id: int) -> Any:
         entries=entries, obligations=obligations, audit=_audit_entries(who.org_id, app, obligations),
         events_truncated=events_truncated, max_events=MAX_EVENTS, provider=provider, ats_url=ats_url,
         when=lambda at: local_time(at, zone), rung_labels=RUNG_LABELS, excerpt=reply_excerpt, now=now(),
+        can_send_update=(who.role is not Role.VIEWER and not erased and app.status is ApplicationStatus.ACTIVE
+                         and any(o.state is ObligationState.OPEN for o in obligations)),
+        **extra,
     )
 
 

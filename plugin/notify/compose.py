@@ -67,8 +67,12 @@ def build_context(session: Session, notification: Notification, now: datetime,
             autopilot_at = deadlines.rung_time(deadlines.Rung.AUTOPILOT, obligation.due_at, policy, cals)
             context["autopilot_at_text"] = human_instant(autopilot_at, cals.org.tz, locale) if autopilot_at else None
     if notification.kind is NotificationKind.STATUS_UPDATE:
-        next_due = next_update_due(session, notification, now)
-        context["next_date"] = human_date(cals.candidate.local_date(next_due), today, locale) if next_due else None
+        promised = messages.promised_next_date(notification)
+        if promised is not None:  # a person chose the date; the next cycle is due that day
+            context["next_date"] = human_date(promised, today, locale)
+        else:
+            next_due = next_update_due(session, notification, now)
+            context["next_date"] = human_date(cals.candidate.local_date(next_due), today, locale) if next_due else None
         context["autopilot"] = notification.autopilot
     if notification.kind is NotificationKind.JOB_CLOSED:
         context["jobs"] = messages.closing_job_titles(session, notification)

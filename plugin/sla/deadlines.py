@@ -35,6 +35,11 @@ def due_after(anchor: datetime, working_days: int, policy: Policy, cals: Calenda
     return cals.candidate.window_end(day, policy.send_window)
 
 
+def due_on(day: date, policy: Policy, cals: Calendars) -> datetime:
+    """The end of the candidate's send window on `day` (a date a person promised them)."""
+    return cals.candidate.window_end(day, policy.send_window)
+
+
 def due_for_promise(promised: date, policy: Policy, cals: Calendars) -> datetime:
     day = cals.candidate.add_working_days(promised, policy.promised_decision_grace_working_days)
     return cals.candidate.window_end(day, policy.send_window)

@@ -7,7 +7,7 @@ is still wanted (a reopened application cancels its rejection) and tells it the 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -148,7 +148,14 @@ def _discharge(session: Session, notification: Notification, *, at: datetime, no
     obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
     if obligation is None or obligation.state is not ObligationState.OPEN:
         return
-    obligations.discharge(obligation, at=at, by=kind.value, now=now, actor=actor, next_cycle=True)
+    obligations.discharge(obligation, at=at, by=kind.value, now=now, actor=actor, next_cycle=True,
+                          promised_on=promised_next_date(notification))
+
+
+def promised_next_date(notification: Notification) -> date | None:
+    """The day a person's status update promised the candidate the next news (None: the policy's cadence)."""
+    value = (notification.context or {}).get("promised_next_date")
+    return date.fromisoformat(value) if value else None
 
 
 def pending_decision_at(session: Session, application_id: int) -> datetime | None:

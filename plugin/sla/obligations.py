@@ -6,7 +6,7 @@ entry. Rendering and sending live in `plugin.notify`; here a message is only "wh
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from plugin.models import (
 )
 from plugin.sla import deadlines
 from plugin.sla.deadlines import Calendars
-from plugin.sla.policy import calendar_for, policy_for
+from plugin.sla.policy import Policy, calendar_for, policy_for
 
 # A thank-you for an interview that ended longer ago than this would read oddly: skip it.
 NEXT_STEPS_MAX_DELAY = timedelta(hours=48)
@@ -81,21 +81,21 @@ def open_cycle(
     opened_by: str,
     now: datetime,
     actor: str,
+    promised_on: date | None = None,
 ) -> Obligation:
-    """Open the next cycle of `app`. The caller has made sure no other cycle is open."""
+    """Open the next cycle of `app`. The caller has made sure no other cycle is open.
+
+    `promised_on`: the day a person's status update promised the candidate the next news."""
     policy = policy_for(org, app.job)
     cals = calendars(org, app.candidate)
-    if opened_by == "interview":
-        due_at = deadlines.first_due(anchor, app.decision_expected_by, policy, cals)
-    else:
-        due_at = deadlines.due_after(anchor, policy.cadence_working_days, policy, cals)
+    due_at = _due(opened_by, anchor, promised_on, app, policy, cals)
     last_cycle = session.scalar(
         select(Obligation.cycle).where(Obligation.application_id == app.id).order_by(Obligation.cycle.desc()).limit(1)
     )
     rung, at = deadlines.next_rung(None, due_at, policy, cals)
     obligation = Obligation(
         org_id=org.id, application_id=app.id, cycle=(last_cycle or 0) + 1, state=ObligationState.OPEN,
-        opened_at=now, opened_by=opened_by, anchor_at=anchor, due_at=due_at, next_rung=rung,
+        opened_at=now, opened_by=opened_by, anchor_at=anchor, promised_on=promised_on, due_at=due_at, next_rung=rung,
         next_action_at=at, owner_email=app.job.recruiter_email,
     )
     session.add(obligation)
@@ -111,7 +111,8 @@ def open_cycle(
 
 
 def discharge(
-    obligation: Obligation, *, at: datetime, by: str, now: datetime, actor: str, next_cycle: bool
+    obligation: Obligation, *, at: datetime, by: str, now: datetime, actor: str, next_cycle: bool,
+    promised_on: date | None = None,
 ) -> Obligation | None:
     """The candidate heard from us at `at`. Opens the next cycle unless the outcome is final."""
     session = Session.object_session(obligation)
@@ -123,7 +124,7 @@ def discharge(
     org = session.get(Organization, obligation.org_id)
     assert org is not None
     session.flush()  # the partial unique index allows one open cycle: close this one first
-    return open_cycle(session, org, app, anchor=at, opened_by=by, now=now, actor=actor)
+    return open_cycle(session, org, app, anchor=at, opened_by=by, now=now, actor=actor, promised_on=promised_on)
 
 
 def close(obligation: Obligation, *, reason: str, now: datetime, actor: str) -> None:
@@ -170,10 +171,7 @@ def recompute(obligation: Obligation, org: Organization, now: datetime, actor: s
     app = obligation.application
     policy = policy_for(org, app.job)
     cals = calendars(org, app.candidate)
-    if obligation.opened_by == "interview":
-        due_at = deadlines.first_due(obligation.anchor_at, app.decision_expected_by, policy, cals)
-    else:
-        due_at = deadlines.due_after(obligation.anchor_at, policy.cadence_working_days, policy, cals)
+    due_at = _due(obligation.opened_by, obligation.anchor_at, obligation.promised_on, app, policy, cals)
     previous_rung = _previous_rung(obligation.next_rung)
     rung, at = deadlines.next_rung(previous_rung, due_at, policy, cals) if obligation.next_rung != Rung.DONE \
         else (Rung.DONE, None)
@@ -186,6 +184,15 @@ def recompute(obligation: Obligation, org: Organization, now: datetime, actor: s
         audit(session_of(obligation), org.id, "obligation", obligation.id, "recomputed", now, actor,
               before=before, after={"due_at": due_at.isoformat()})
     return changed
+
+
+def _due(opened_by: str, anchor: datetime, promised_on: date | None, app: Application, policy: Policy,
+         cals: Calendars) -> datetime:
+    if promised_on is not None:
+        return deadlines.due_on(promised_on, policy, cals)
+    if opened_by == "interview":
+        return deadlines.first_due(anchor, app.decision_expected_by, policy, cals)
+    return deadlines.due_after(anchor, policy.cadence_working_days, policy, cals)
 
 
 def _previous_rung(rung: Rung) -> Rung | None:

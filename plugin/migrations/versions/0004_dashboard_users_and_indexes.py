@@ -34,6 +34,8 @@ def upgrade() -> None:
     with op.batch_alter_table('jobs') as batch:
         batch.add_column(sa.Column('publicly_advertised', sa.Boolean(), nullable=True))
     op.create_index('ix_jobs_org_department', 'jobs', ['org_id', 'department'])
+    with op.batch_alter_table('obligations') as batch:
+        batch.add_column(sa.Column('promised_on', sa.Date(), nullable=True))
     op.create_index('ix_obligations_org_due', 'obligations', ['org_id', 'due_at'])
     op.create_index('ix_obligations_org_discharged', 'obligations', ['org_id', 'discharged_at'])
     op.create_index('ix_obligations_open_due', 'obligations', ['org_id', 'due_at'],
@@ -54,6 +56,8 @@ def downgrade() -> None:
     op.drop_index('ix_obligations_open_due', table_name='obligations')
     op.drop_index('ix_obligations_org_discharged', table_name='obligations')
     op.drop_index('ix_obligations_org_due', table_name='obligations')
+    with op.batch_alter_table('obligations') as batch:
+        batch.drop_column('promised_on')
     op.drop_index('ix_jobs_org_department', table_name='jobs')
     with op.batch_alter_table('jobs') as batch:
         batch.drop_column('publicly_advertised')
