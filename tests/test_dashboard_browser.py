@@ -21,9 +21,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
 try:
+    from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import Browser, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
-    pytest.skip("the playwright package is not installed", allow_module_level=True)
+    pytest.skip("the playwright or axe-playwright-python package is not installed", allow_module_level=True)
 
 from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -66,8 +67,17 @@ def live_server(app: Any, vendor_env: None, demo_round: dict[str, Any]) -> Itera
 
 
 def shot(page: Page, name: str, size: str) -> None:
+    """Save a full-page screenshot, after checking the page with axe-core (WCAG 2 A/AA rules)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"dashboard-{name}-{size}.png"), full_page=True)
+    assert accessibility_problems(page) == [], f"{name} at {size} px"
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical findings (contrast, labels, names, ARIA misuse...)."""
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']} ({', '.join(str(n['target']) for n in v['nodes'][:5])})"
+            for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
 
 
 def sign_in(page: Page, server: str, email: str, password: str) -> None:

@@ -427,7 +427,7 @@ def test_recent_changes_show_who_when_and_only_what_changed(org, admin, rt, clie
     section = page[page.index("Recent changes"):]
     assert "When (America/New_York)" in section
     assert section.count(f"user:{ADMIN}") == 3
-    assert "Fri 06 Nov 2026, 15:00" in section  # ENDED in New York
+    assert "Fri 6 Nov 2026, 15:00 EST" in section  # ENDED in New York
     assert "Organisation policy" in section and "First update due</span>: 5 working days (default)" in section
     assert "10 working days" in section
     assert "From address</span>: talent@acme.example" in section and "people@acme.example" in section

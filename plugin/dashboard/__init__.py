@@ -218,6 +218,14 @@ def _safe_cell(value: Any) -> Any:
     return value
 
 
+def local_time(at: datetime | None, zone: ZoneInfo) -> str:
+    """An instant in the organisation's zone with the zone's abbreviation: 'Mon 9 Nov 2026, 17:00 EST'."""
+    if at is None:
+        return ""
+    local = at.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
 def actor() -> str:
     """How the audit log names the signed-in user."""
     return f"user:{viewer().email}"

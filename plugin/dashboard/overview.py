@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from flask import Response, request, url_for
 from werkzeug.routing import BuildError
 
-from plugin.dashboard import bp, csv_response, db, now, organization, page, viewer
+from plugin.dashboard import bp, csv_response, db, local_time, now, organization, page, viewer
 from plugin.dashboard import metrics
 from plugin.dashboard.scope import visible_jobs
 from plugin.sla.policy import calendar_for
@@ -107,16 +108,9 @@ def timeline_url(application_id: int) -> str:
         return f"/dashboard/applications/{application_id}"
 
 
-def local_time(zone: ZoneInfo):  # type: ignore[no-untyped-def]
-    """'Mon 9 Nov 2026, 17:00 EST' in the organisation's zone (the page names the zone too)."""
-
-    def show(instant: datetime | None) -> str:
-        if instant is None:
-            return ""
-        at = instant.astimezone(zone)
-        return f"{at:%a} {at.day} {at:%b %Y, %H:%M} {at.tzname()}"
-
-    return show
+def in_zone(zone: ZoneInfo) -> Callable[[datetime | None], str]:
+    """The page's time formatter: 'Mon 9 Nov 2026, 17:00 EST' in the organisation's zone."""
+    return lambda instant: local_time(instant, zone)
 
 
 def _percent(rate: float | None) -> str:
@@ -146,7 +140,7 @@ def overview() -> Any:
             filters.errors[exc.field] = exc.message
     context: dict[str, Any] = dict(
         title="Overview", filters=filters, departments=options[0], jobs=options[1], tables=metrics.TABLES,
-        columns=metrics.COLUMNS, lists=LISTS, when=local_time(zone), timeline_url=timeline_url,
+        columns=metrics.COLUMNS, lists=LISTS, when=in_zone(zone), timeline_url=timeline_url,
         zone_name=org.timezone, list_limit=metrics.LIST_LIMIT, percent=_percent, days=_days, status=_status,
     )
     if filters.errors or period is None:

@@ -34,7 +34,7 @@ from plugin.config_changes import (
     set_publicly_advertised,
     update_organization,
 )
-from plugin.dashboard import actor, bp, db, now, organization, page, require_admin, viewer
+from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
 from plugin.dashboard.scope import visible_jobs
 from plugin.models import Application, AuditEntry, Job, Obligation, ObligationState, Organization
 from plugin.sla.policy import DEFAULT_POLICY, merge_policy
@@ -312,14 +312,8 @@ def preview_or_save(change: Callable[[], ChangeOutcome], *, unchanged: bool, ren
     return redirect(url_for(done, **done_values))
 
 
-def _local(instant: datetime | None, zone: zoneinfo.ZoneInfo) -> str:
-    if instant is None:
-        return ""
-    return instant.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
-
-
 def _common() -> dict[str, Any]:
-    return {"local": _local, "moved_sentence": moved_sentence, "plural": _plural}
+    return {"local": local_time, "moved_sentence": moved_sentence, "plural": _plural}
 
 
 # -- pages -----------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, request, url_for
 
-from plugin.dashboard import actor, bp, db, now, organization, viewer
-from plugin.dashboard.timeline import application_page, local_time, visible_application
+from plugin.dashboard import actor, bp, db, local_time, now, organization, viewer
+from plugin.dashboard.timeline import application_page, visible_application
 from plugin.models import Role
 from plugin.status_updates import StatusUpdateRefused, send_status_update
 

@@ -27,7 +27,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from plugin.api.records import reply_excerpt
-from plugin.dashboard import bp, db, now, organization, page, viewer
+from plugin.dashboard import bp, db, local_time, now, organization, page, viewer
 from plugin.dashboard.scope import Viewer, visible_jobs
 from plugin.models import (
     Application,
@@ -67,13 +67,6 @@ RUNG_LABELS = {
 
 
 # -- times --------------------------------------------------------------------------------------
-
-
-def local_time(at: datetime | None, zone: ZoneInfo) -> str:
-    """An instant in the organisation's zone, with the zone's abbreviation ("Mon 2 Nov 2026, 09:00 EST")."""
-    if at is None:
-        return ""
-    return at.astimezone(zone).strftime("%a %-d %b %Y, %H:%M %Z")
 
 
 def _org_zone() -> ZoneInfo:

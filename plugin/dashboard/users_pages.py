@@ -18,7 +18,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from plugin.dashboard import actor, bp, db, now, organization, page, require_admin, viewer
+from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
 from plugin.models import Organization, Role, User
 from plugin.sla.obligations import audit
 from plugin.users import (
@@ -57,14 +57,9 @@ def user_state(user: User, at: datetime, zone: ZoneInfo) -> UserState:
     return UserState("invitation_expired", "Invitation expired", "bad")
 
 
-def local_time(at: datetime | None, zone: ZoneInfo) -> str:
-    if at is None:
-        return ""
-    return at.astimezone(zone).strftime("%a %-d %b %Y, %H:%M %Z")
-
-
 def local_date(at: datetime, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).strftime("%-d %b %Y")
+    local = at.astimezone(zone)
+    return f"{local.day} {local:%b %Y}"
 
 
 def snapshot(user: User) -> dict[str, Any]:
