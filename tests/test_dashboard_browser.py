@@ -109,6 +109,8 @@ def test_dashboard_journeys_at_desktop_and_phone_width(browser: Browser, live_se
     admin_journey(browser, live_server, rt, admin, "390", PHONE, cadence_days=6)
     manager_view(browser, live_server, credentials(demo_round, "manager"), "1280", DESKTOP)
     manager_view(browser, live_server, credentials(demo_round, "manager"), "390", PHONE)
+    for size, options in (("1280", DESKTOP), ("390", PHONE)):
+        tour(browser, live_server, admin, size, options)
 
 
 def admin_journey(browser: Browser, server: str, rt: Any, admin: tuple[str, str], size: str,
@@ -198,3 +200,37 @@ def manager_view(browser: Browser, server: str, manager: tuple[str, str], size: 
         assert response is not None and response.status == 403
     finally:
         context.close()
+
+
+TOUR = [  # every other page an admin opens: each is screenshotted and checked with axe-core
+    ("candidates", "/dashboard/applications", "Candidates"),
+    ("compliance", "/dashboard/compliance", "Compliance"),
+    ("ontario", "/dashboard/compliance/ontario-esa", "Ontario ESA report"),
+    ("proof", "/dashboard/compliance/proof", "Proof of notice"),
+    ("outbox", "/dashboard/outbox", "Outbox"),
+    ("settings", "/dashboard/settings", "Settings"),
+    ("jobs", "/dashboard/settings/jobs", None),
+    ("calendar", "/dashboard/settings/calendar", "Business calendar"),
+    ("sender", "/dashboard/settings/sender", None),
+    ("users", "/dashboard/users", "Users"),
+]
+
+
+def tour(browser: Browser, server: str, admin: tuple[str, str], size: str, context_options: dict[str, Any]) -> None:
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    try:
+        sign_in(page, server, *admin)
+        for name, path, heading in TOUR:
+            response = page.goto(f"{server}{path}")
+            assert response is not None and response.status == 200, path
+            if heading:
+                expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+            shot(page, name, size)
+        page.goto(f"{server}/dashboard/outbox")
+        page.locator("main table tbody a").first.click()
+        expect(page.locator("iframe.message")).to_be_visible()
+        shot(page, "outbox-message", size)
+    finally:
+        context.close()
+
