@@ -485,4 +485,12 @@ def test_cli_user_create_refusals(cli):
     bad = cli("user", "create", "not-an-address", "--org", "Acme", "--role", "viewer", "--invite")
     assert bad.exit_code == 1 and "is not an email address" in bad.output
 
+    both = cli("user", "create", "b@acme.example", "--org", "Acme", "--role", "viewer", "--invite",
+               "--password-stdin", input=PASSWORD + "\n")
+    assert both.exit_code == 2 and "not both" in both.output
+
+    departments = cli("user", "create", "d@acme.example", "--org", "Acme", "--role", "admin", "--department", "Sales",
+                      "--invite")
+    assert departments.exit_code == 2 and "only applies to managers" in departments.output
+
     assert set(cli_users(cli.instance)) == {"boss@acme.example"}
