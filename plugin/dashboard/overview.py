@@ -19,7 +19,6 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from flask import Response, request, url_for
-from werkzeug.routing import BuildError
 
 from plugin.dashboard import bp, csv_response, db, local_time, now, organization, page, viewer
 from plugin.dashboard import metrics
@@ -102,10 +101,7 @@ def _read_filters(args: Mapping[str, str], options: tuple[list[str], list[metric
 
 
 def timeline_url(application_id: int) -> str:
-    try:
-        return url_for("dashboard.application", application_id=application_id)
-    except BuildError:  # the timeline page is not registered yet
-        return f"/dashboard/applications/{application_id}"
+    return url_for("dashboard.application", application_id=application_id)
 
 
 def in_zone(zone: ZoneInfo) -> Callable[[datetime | None], str]:
