@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
@@ -185,9 +185,10 @@ def parse_job_policy(form: MultiDict[str, str]) -> dict[str, Any]:
     return _load_policy(data, {})
 
 
-def _load_policy(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+def _load(schema: Schema, data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """Validate with the API's own schema; its messages join the form's own (`errors`)."""
     try:
-        loaded: dict[str, Any] = PolicySchema().load(data)
+        loaded: dict[str, Any] = schema.load(data)
     except ValidationError as exc:
         for key, messages in _schema_errors(exc).items():
             errors.setdefault(key, []).extend(messages)
@@ -195,6 +196,10 @@ def _load_policy(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str
     if errors:
         raise FormErrors(errors)
     return loaded
+
+
+def _load_policy(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    return _load(PolicySchema(), data, errors)
 
 
 def parse_publicly_advertised(form: MultiDict[str, str]) -> bool | None:
@@ -259,15 +264,7 @@ def parse_sender(form: MultiDict[str, str]) -> dict[str, Any]:
 
 
 def _load_organization(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = OrganizationPatchSchema().load(data)
-    except ValidationError as exc:
-        for key, messages in _schema_errors(exc).items():
-            errors.setdefault(key, []).extend(messages)
-        loaded = {}
-    if errors:
-        raise FormErrors(errors)
-    return loaded
+    return _load(OrganizationPatchSchema(), data, errors)
 
 
 # -- preview or save -------------------------------------------------------------------------------
