@@ -11,41 +11,31 @@ from __future__ import annotations
 
 import io
 import re
-import threading
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
+from browser_support import PHONE, SCREENSHOTS, launched_chromium, serving  # skips without chromium/playwright
+
 try:
     from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect
 except ImportError:  # pragma: no cover - depends on the machine
-    pytest.skip("the playwright or axe-playwright-python package is not installed", allow_module_level=True)
+    pytest.skip("the axe-playwright-python package is not installed", allow_module_level=True)
 
 from sqlalchemy import select  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
 
 from plugin import clock as clock_module  # noqa: E402
 from plugin.demo import default_round_file, play  # noqa: E402
 from plugin.models import Obligation, ObligationState  # noqa: E402
 
-SCREENSHOTS = Path(__file__).parent / "artifacts" / "screenshots"
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}}
-PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-                         "device_scale_factor": 2}
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu", "--no-proxy-server"])
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -59,11 +49,8 @@ def demo_round(rt: Any, clock: Any) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def live_server(app: Any, vendor_env: None, demo_round: dict[str, Any]) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(app) as url:
+        yield url
 
 
 def shot(page: Page, name: str, size: str) -> None:

@@ -7,33 +7,21 @@ the keyboard for the withdrawal. Full-page screenshots land in tests/artifacts/s
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-try:
-    from playwright.sync_api import Browser, Page, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    pytest.skip("the playwright package is not installed", allow_module_level=True)
+from browser_support import PHONE, SCREENSHOTS, launched_chromium, serving  # skips without chromium/playwright
+from conftest import START
+from helpers import event, interview_done
+from playwright.sync_api import Browser, Page
+from sqlalchemy import select
 
-from sqlalchemy import select  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+from plugin import status_links
+from plugin.models import Application, ApplicationStatus
 
-from conftest import START  # noqa: E402
-from helpers import event, interview_done  # noqa: E402
-from plugin import status_links  # noqa: E402
-from plugin.models import Application, ApplicationStatus  # noqa: E402
-
-SCREENSHOTS = Path(__file__).parent / "artifacts" / "screenshots"
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-                         "device_scale_factor": 2}
 SIZES = [pytest.param(DESKTOP, id="1280"), pytest.param(PHONE, id="390")]
 LONG_TITLE = "Senior Staff Distributed-Systems Engineer, Payments Infrastructure (Remote, EMEA)"
 
@@ -44,20 +32,14 @@ def utc(*args: int) -> datetime:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu", "--no-proxy-server"])
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def live_server(app: Any, vendor_env: None) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(params=SIZES)
