@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.models import Organization, Role, User
+from plugin.orgs import hash_key as hash_token  # random 256-bit tokens, stored like API keys
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only stops a denial of service by huge input
@@ -136,11 +137,6 @@ def invite_user(session: Session, org: Organization, email: str, role: Role, *, 
     session.add(user)
     session.flush()
     return user, token
-
-
-def hash_token(token: str) -> str:
-    # Invitation tokens are 256-bit random values: a plain SHA-256 is enough to store them.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def user_for_invitation(session: Session, token: str, now: datetime) -> User | None:

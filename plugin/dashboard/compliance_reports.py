@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from plugin.api.proof import KIND_LABELS
+from plugin.dashboard.metrics import candidate_label
 from plugin.models import (
     CANDIDATE_KINDS,
     Application,
@@ -116,12 +117,6 @@ def _period(column: Any, filters: Filters, zone: ZoneInfo) -> list[ColumnElement
     if filters.end:
         where.append(column < _local_midnight(filters.end + timedelta(days=1), zone))
     return where
-
-
-def _candidate_label(name: str | None, erased_at: datetime | None) -> str:
-    if erased_at is not None:
-        return "(personal data erased)"
-    return name or "(no name)"
 
 
 def local_time_iso(at: datetime | None, zone: ZoneInfo) -> str:
@@ -290,7 +285,7 @@ class OntarioReport:
             due_by = day + timedelta(days=ONTARIO_DAYS)
             state = "told" if r.told_at is not None else ("overdue" if self.today > due_by else "not_yet")
             yield EsaRow(
-                application_id=r.application_id, candidate=_candidate_label(r.name, r.erased_at),
+                application_id=r.application_id, candidate=candidate_label(r.name, r.erased_at),
                 job=f"{r.title or 'Untitled job'} ({r.external_id})", assumed_public=r.publicly_advertised is None,
                 status=r.status.value, last_interview=r.last_at, last_interview_day=day,
                 days_since=(self.today - day).days, due_by=due_by, told_at=r.told_at,
@@ -390,7 +385,7 @@ class ProofExport:
         for r in records:
             yield ProofRow(
                 notification_id=r.id, application_id=r.application_id,
-                candidate=_candidate_label(r.name, r.erased_at), recipient=None if r.erased_at else r.recipient_email,
+                candidate=candidate_label(r.name, r.erased_at), recipient=None if r.erased_at else r.recipient_email,
                 job=f"{r.title or 'Untitled job'} ({r.external_id})", kind=KIND_LABELS.get(r.kind, r.kind.value),
                 subject=r.subject, sent_at=r.sent_at, delivered_at=r.delivered_at or from_events.get(r.id),
                 delivery_status=r.delivery_status.value if r.delivery_status else None, provider=r.provider,

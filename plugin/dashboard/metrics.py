@@ -556,7 +556,7 @@ def _owner(owner_email: str | None, recruiter_name: str | None, recruiter_email:
     return owner_email or person_label(recruiter_name, recruiter_email)
 
 
-def _candidate_name(name: str | None, erased_at: datetime | None) -> str:
+def candidate_label(name: str | None, erased_at: datetime | None) -> str:
     if erased_at is not None:
         return "(personal data erased)"
     return name or "(no name)"
@@ -564,7 +564,7 @@ def _candidate_name(name: str | None, erased_at: datetime | None) -> str:
 
 def _row(r: Any, *, next_step: str | None = None, reason: str | None = None) -> ListRow:
     return ListRow(
-        obligation_id=r.id, application_id=r.application_id, candidate=_candidate_name(r.name, r.erased_at),
+        obligation_id=r.id, application_id=r.application_id, candidate=candidate_label(r.name, r.erased_at),
         job=job_label(r.title, r.external_id), department=r.department, cycle=r.cycle, due_at=r.due_at,
         owner=_owner(r.owner_email, r.recruiter_name, r.recruiter_email), state=r.state, next_step=next_step,
         next_step_at=r.next_action_at if next_step else None, at_risk=bool(r.at_risk), reason=reason,

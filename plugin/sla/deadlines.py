@@ -42,7 +42,7 @@ def due_on(day: date, policy: Policy, cals: Calendars) -> datetime:
 
 def due_for_promise(promised: date, policy: Policy, cals: Calendars) -> datetime:
     day = cals.candidate.add_working_days(promised, policy.promised_decision_grace_working_days)
-    return cals.candidate.window_end(day, policy.send_window)
+    return due_on(day, policy, cals)
 
 
 def first_due(
