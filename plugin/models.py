@@ -147,6 +147,10 @@ class NotificationState(StrEnum):
     QUEUED = "queued"  # an RQ job has been (or is about to be) enqueued
     SENDING = "sending"  # a worker claimed it and is talking to the provider
     SENT = "sent"  # the provider accepted it
+    # A worker died mid-send or the provider did not answer: the message may or may not have gone
+    # out. It is confirmed (sent) or refuted (scheduled again) by the provider's events, never
+    # retried blindly and never reported as a bounce.
+    UNKNOWN = "unknown"
     FAILED = "failed"  # permanently failed; escalated
     CANCELLED = "cancelled"  # no longer wanted (reopened, hired, erased, discharged...)
 
@@ -313,6 +317,10 @@ class Application(Base):
     decision_expected_by: Mapped[date | None] = mapped_column(Date)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     first_interview_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a person last did something about this application that the ATS told us (a stage change,
+    # a promised date, an interview, a contact) or sent an update through Ghostless. Autopilot's
+    # wording and the neglect escalation depend on it ("After autopilot" in DESIGN.md).
+    last_human_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     candidate: Mapped[Candidate] = relationship()
@@ -379,6 +387,10 @@ class Obligation(Base):
         # Dashboard: at risk now and still waiting past the deadline read only the open cycles.
         Index("ix_obligations_open_due", "org_id", "due_at",
               sqlite_where=text("state = 'open'"), postgresql_where=text("state = 'open'")),
+        # Dashboard: applications autopilot has had to answer twice or more in a row (neglected).
+        Index("ix_obligations_neglected", "org_id", "autopilot_run",
+              sqlite_where=text("state = 'open' AND autopilot_run >= 2"),
+              postgresql_where=text("state = 'open' AND autopilot_run >= 2")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -393,6 +405,16 @@ class Obligation(Base):
     # opened is due at the end of that day's send window instead of after the cadence.
     promised_on: Mapped[date | None] = mapped_column(Date)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The end of the send window on the latest date a message put in writing for this cycle ("you
+    # will hear from us by ..."). `due_at` never moves later than it (invariant 7).
+    written_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How `due_at` was set (plugin.sla.deadlines.DueBasis): the policy's working days, a promised
+    # decision date, a person's date, capped by a date in writing, or the earliest honest deadline
+    # when the data came too late for the policy's (a backfilled interview, a lowered SLA).
+    due_basis: Mapped[str | None] = mapped_column(String(32))
+    # How many cycles in a row before this one autopilot had to answer (0: a person or an event
+    # did). Drives the growing cadence, the wording, and the neglect escalation.
+    autopilot_run: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_rung: Mapped[Rung] = mapped_column(_enum(Rung))
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     owner_email: Mapped[str | None] = mapped_column(String(320))  # who must act: the recruiter
@@ -400,7 +422,9 @@ class Obligation(Base):
     discharged_by: Mapped[str | None] = mapped_column(String(32))
     closed_reason: Mapped[str | None] = mapped_column(String(32))
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    breach_reason: Mapped[str | None] = mapped_column(String(32))  # forgotten | autopilot_off | undeliverable
+    # forgotten | autopilot_off | undeliverable | late (a message meant to meet the deadline could
+    # not leave in time: a late sweep or worker) | unknown (a message whose fate is unknown)
+    breach_reason: Mapped[str | None] = mapped_column(String(32))
     at_risk: Mapped[bool] = mapped_column(Boolean, default=False)
     autopilot_stepped_in: Mapped[bool] = mapped_column(Boolean, default=False)
     # Optimistic lock: two sweepers that read the same row cannot both act on it; the second

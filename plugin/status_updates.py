@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from plugin.models import Application, ApplicationStatus, Notification, NotificationKind, NotificationState, \
     Organization
 from plugin.sla import messages
+from plugin.sla.calendar import BusinessCalendar
 from plugin.sla.obligations import calendars, open_obligation
 from plugin.sla.policy import policy_for
 
@@ -39,6 +40,21 @@ class ScheduledUpdate:
     next_date: date | None
 
 
+def check_promised_day(day: date, calendar: BusinessCalendar, now: datetime) -> None:
+    """A day a person promises a candidate must be one the candidate can be written to: a working day
+    of the candidate's calendar (their time zone and their country's holidays when known), after
+    today in their zone, and not too far off."""
+    today = calendar.local_date(now)
+    if day <= today:
+        raise StatusUpdateRefused("Choose a day after today (in the candidate's time zone).", "next_date")
+    if day > calendar.add_working_days(today, MAX_WORKING_DAYS_AHEAD):
+        raise StatusUpdateRefused(f"Choose a day within {MAX_WORKING_DAYS_AHEAD} working days.", "next_date")
+    if not calendar.is_working_day(day):
+        why = calendar.holiday_name(day) or "not a working day"
+        raise StatusUpdateRefused(f"{day:%A %d %B %Y} is {why} for the candidate: choose one of their working "
+                                  "days.", "next_date")
+
+
 def send_status_update(session: Session, org: Organization, app: Application, *, next_date: date | None,
                        note: str | None, now: datetime, actor: str) -> ScheduledUpdate:
     """Schedule the update (the caller commits, then the sweep or dispatch sends it)."""
@@ -59,6 +75,9 @@ def send_status_update(session: Session, org: Organization, app: Application, *,
                                   "becomes possible after their next interview.")
     if messages.address_undeliverable(session, candidate):
         raise StatusUpdateRefused("Mail to this candidate could not be delivered; contact them another way.")
+    if messages.decision_pending_before(session, obligation) is not None:
+        raise StatusUpdateRefused("A decision message is already on its way to this candidate and will reach them "
+                                  "before their deadline; an update now would contradict it.")
     waiting = session.scalar(select(Notification).where(
         Notification.obligation_id == obligation.id, Notification.kind == NotificationKind.STATUS_UPDATE,
         Notification.state.in_((NotificationState.SCHEDULED, NotificationState.QUEUED, NotificationState.SENDING))))
@@ -68,14 +87,7 @@ def send_status_update(session: Session, org: Organization, app: Application, *,
     policy = policy_for(org, app.job)
     cals = calendars(org, candidate)
     if next_date is not None:
-        today = cals.org.local_date(now)
-        if next_date <= today:
-            raise StatusUpdateRefused("Choose a day after today.", "next_date")
-        if next_date > cals.org.add_working_days(today, MAX_WORKING_DAYS_AHEAD):
-            raise StatusUpdateRefused(f"Choose a day within {MAX_WORKING_DAYS_AHEAD} working days.", "next_date")
-        if not cals.org.is_working_day(next_date):
-            why = cals.org.holiday_name(next_date) or "not a working day"
-            raise StatusUpdateRefused(f"{next_date:%A %d %B %Y} is {why}: choose a working day.", "next_date")
+        check_promised_day(next_date, cals.candidate, now)
     send_at = cals.candidate.next_window_opening(now, policy.send_window)
     context = {"note": note, "sent_by": actor}
     if next_date is not None:
@@ -85,4 +97,6 @@ def send_status_update(session: Session, org: Organization, app: Application, *,
     if notification is None:  # the cycle's one status update was already sent (never two per cycle)
         raise StatusUpdateRefused("This cycle's status update was already sent; the next one is possible once "
                                   "the candidate's next cycle opens.")
+    if app.last_human_action_at is None or now > app.last_human_action_at:
+        app.last_human_action_at = now  # a person wrote: autopilot's run, if any, ends with this cycle
     return ScheduledUpdate(notification=notification, send_at=send_at, next_date=next_date)

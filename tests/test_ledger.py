@@ -573,9 +573,11 @@ def test_autopilot_update_opens_next_cycle_and_ladder_runs_again(org, tick, rt):
     assert second.opened_by == "status_update" and second.anchor_at == updates[0].sent_at
     assert second.due_at == utc(2026, 11, 23, 22)
     assert second.discharged_at == updates[1].sent_at
-    # Cycle 3: Tue 24, Wed 25, (Thanksgiving) Fri 27, Mon 30, Tue 1 Dec.
-    assert third.due_at == utc(2026, 12, 1, 22) and third.state is ObligationState.OPEN
-    assert third.next_rung is Rung.AUTOPILOT and third.next_action_at == utc(2026, 12, 1, 14)
+    # Cycle 3, after the 2nd autopilot update in a row, waits 10 working days, not 5: Tue 24, Wed 25,
+    # (Thanksgiving) Fri 27, Mon 30, Tue 1, Wed 2, Thu 3, Fri 4, Mon 7, Tue 8 Dec.
+    assert third.due_at == utc(2026, 12, 8, 22) and third.state is ObligationState.OPEN
+    assert third.autopilot_run == 2
+    assert third.next_rung is Rung.REMINDER_RECRUITER and third.next_action_at == utc(2026, 12, 4, 14)
     assert kinds(rt.db, obligation_id=first.id) == [
         "next_steps", "reminder_recruiter", "reminder_hiring_manager", "status_update"]
     assert kinds(rt.db, obligation_id=second.id) == ["reminder_recruiter", "reminder_hiring_manager", "status_update"]

@@ -74,8 +74,8 @@ def test_without_a_date_the_cadence_decides_and_outside_the_window_it_waits(inte
 
 
 @pytest.mark.parametrize("next_date, message", [
-    ("2026-11-09", "Choose a day after today."),
-    ("2026-11-14", "Saturday 14 November 2026 is not a working day: choose a working day."),
+    ("2026-11-09", "Choose a day after today (in the candidate's time zone)."),
+    ("2026-11-14", "Saturday 14 November 2026 is not a working day for the candidate: choose one of their working days."),
     ("2026-11-26", "Thursday 26 November 2026 is Thanksgiving"),
     ("2027-06-01", "Choose a day within 60 working days."),
 ])
@@ -84,6 +84,28 @@ def test_a_date_that_cannot_be_promised_is_refused_next_to_the_field(interviewed
     answer = post(interviewed, {"next_date": next_date}, 422)
     assert message in answer["errors"]["json"]["next_date"][0]
     assert status_updates(rt) == []
+
+
+def test_a_promised_day_must_be_a_working_day_where_the_candidate_lives(org, rt, clock, tick, outbox):
+    """Mon 28 Dec 2026 is a UK bank holiday (Boxing Day, substituted) and a US working day: a London
+    candidate cannot be promised it, since autopilot could only write to them on the 29th, after
+    the deadline. The 29th is fine. Checked against the candidate's calendar, not the organisation's."""
+    ended = datetime(2026, 12, 14, 15, 0, tzinfo=UTC)  # Mon 14 Dec 15:00 London
+    clock.set(ended)
+    body = interview_done(ended, timezone="Europe/London")
+    body["candidate"]["country"] = "GB"
+    org.post(body)
+    clock.set(datetime(2026, 12, 15, 10, 0, tzinfo=UTC))  # Tue 15 Dec 10:00 London
+    answer = post(org, {"next_date": "2026-12-28"}, 422)
+    assert answer["errors"]["json"]["next_date"] == [
+        "Monday 28 December 2026 is Boxing Day (observed) for the candidate: choose one of their working days."]
+    assert status_updates(rt) == []
+    post(org, {"next_date": "2026-12-29"}, 202)
+    tick()
+    [update] = [n for n in status_updates(rt) if n.state is NotificationState.SENT]
+    assert "by Tuesday 29 December at the latest" in update.body_text
+    # Due at the end of the candidate's window on the 29th: 17:00 London.
+    assert obligations(rt.db)[1].due_at == datetime(2026, 12, 29, 17, 0, tzinfo=UTC)
 
 
 def test_bad_bodies_are_refused_and_send_nothing(interviewed, rt, clock):

@@ -26,7 +26,8 @@ class StatusUpdateIn(Schema):
         unknown = RAISE
 
     next_date = fields.Date(allow_none=True, metadata={
-        "description": "The working day by which the candidate will hear from you again (organisation calendar); "
+        "description": "The day by which the candidate will hear from you again: a working day of the "
+                       "candidate's calendar (their time zone and their country's public holidays when known); "
                        "the next deadline is the end of that day's send window. Omitted: the policy's cadence."})
     note = fields.String(allow_none=True, validate=validate.Length(max=MAX_NOTE_CHARS),
                          metadata={"description": "A personal note shown in the message"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,7 +10,15 @@ from sqlalchemy.orm import Session
 
 from plugin import runtime, status_links
 from plugin.mail.base import Address, OutgoingMessage
-from plugin.models import Notification, NotificationKind, Obligation, Organization, TemplateOverride
+from plugin.models import (
+    ApplicationStatus,
+    JobStatus,
+    Notification,
+    NotificationKind,
+    Obligation,
+    Organization,
+    TemplateOverride,
+)
 from plugin.notify.dates import human_date, human_instant
 from plugin.notify.render import Override, RenderedMessage
 from plugin.sla import deadlines, messages
@@ -22,15 +30,81 @@ KIND_LABELS = {kind: kind.value.replace("_", " ") for kind in NotificationKind}
 
 
 def next_update_due(session: Session, notification: Notification, now: datetime) -> datetime | None:
-    """For a status update sent now: when the candidate will hear from us next (the next cycle's due)."""
+    """For a status update sent now: when the candidate will hear from us next (the next cycle's due).
+
+    After autopilot the cadence grows with each update in a row (policy.autopilot_cadence_working_days)."""
     app = notification.application
     org = session.get(Organization, notification.org_id)
     if app is None or org is None:
         return None
     policy = policy_for(org, app.job)
-    next_due = deadlines.due_after(now, policy.cadence_working_days, policy, calendars(org, app.candidate))
+    days = policy.cadence_working_days
+    if notification.autopilot:
+        obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
+        days = policy.cadence_after_autopilot((obligation.autopilot_run if obligation else 0) + 1)
+    next_due = deadlines.due_after(now, days, policy, calendars(org, app.candidate))
     decision_at = messages.pending_decision_at(session, app.id)
     return min(next_due, decision_at) if decision_at is not None else next_due
+
+
+def named_date(session: Session, notification: Notification, now: datetime) -> date | None:
+    """The date this message tells the candidate they will hear from us by (None: it names none).
+
+    Stored with the message when it is rendered; once sent, it is a promise (invariant 7)."""
+    org = session.get(Organization, notification.org_id)
+    if org is None:
+        return None
+    cals = calendars(org, notification.candidate)
+    if notification.kind is NotificationKind.STATUS_UPDATE:
+        promised = messages.promised_next_date(notification)
+        if promised is not None:  # a person chose the date; the next cycle is due that day
+            return promised
+        next_due = next_update_due(session, notification, now)
+        return cals.candidate.local_date(next_due) if next_due else None
+    if notification.kind in (NotificationKind.NEXT_STEPS, NotificationKind.REPLY_ACK) and notification.obligation_id:
+        obligation = session.get(Obligation, notification.obligation_id)
+        return cals.candidate.local_date(obligation.due_at) if obligation is not None else None
+    return None
+
+
+# The wording of autopilot's k-th update in a row: never the previous one's (DESIGN "After autopilot").
+AUTOPILOT_VARIANTS = ("first", "second", "later_a", "later_b")
+
+
+def autopilot_variant(run: int) -> str:
+    """`run`: how many autopilot updates in a row this one makes (1 = the first)."""
+    if run <= 2:
+        return AUTOPILOT_VARIANTS[max(run, 1) - 1]
+    return AUTOPILOT_VARIANTS[2 + (run - 3) % 2]
+
+
+def _status_update_context(session: Session, notification: Notification, obligation: Obligation | None,
+                           cals: deadlines.Calendars, today: date, locale: str | None) -> dict[str, Any]:
+    """How the update should read: who wrote it, how long they have waited, whether anyone acted."""
+    app = notification.application
+    run = (obligation.autopilot_run + 1) if obligation is not None and notification.autopilot else 0
+    context: dict[str, Any] = {
+        "autopilot": notification.autopilot,
+        "autopilot_round": run,
+        "autopilot_variant": autopilot_variant(run) if notification.autopilot else "",
+        # Only a person's action in this cycle lets the message say the team is working on it.
+        "someone_acted": bool(app is not None and obligation is not None and app.last_human_action_at is not None
+                              and app.last_human_action_at > obligation.anchor_at),
+        # Still in the running: an open job and an active application (a rejection held by the ATS
+        # or a closing job must not be told "you are still very much in the process").
+        "in_process": bool(app is not None and app.status is ApplicationStatus.ACTIVE
+                           and app.job.status is JobStatus.OPEN),
+    }
+    if obligation is not None and run > 1:
+        # The last time a person or an interview was in touch: the cycle before autopilot's run.
+        since = session.scalar(select(Obligation.anchor_at).where(
+            Obligation.application_id == obligation.application_id,
+            Obligation.cycle == obligation.cycle - obligation.autopilot_run))
+        if since is not None:
+            context["waiting_since"] = human_date(cals.candidate.local_date(since), today, locale)
+            context["waiting_weeks"] = max(1, (cals.candidate.local_date(notification.scheduled_for)
+                                               - cals.candidate.local_date(since)).days // 7)
+    return context
 
 
 def build_context(session: Session, notification: Notification, now: datetime,
@@ -67,13 +141,9 @@ def build_context(session: Session, notification: Notification, now: datetime,
             autopilot_at = deadlines.rung_time(deadlines.Rung.AUTOPILOT, obligation.due_at, policy, cals)
             context["autopilot_at_text"] = human_instant(autopilot_at, cals.org.tz, locale) if autopilot_at else None
     if notification.kind is NotificationKind.STATUS_UPDATE:
-        promised = messages.promised_next_date(notification)
-        if promised is not None:  # a person chose the date; the next cycle is due that day
-            context["next_date"] = human_date(promised, today, locale)
-        else:
-            next_due = next_update_due(session, notification, now)
-            context["next_date"] = human_date(cals.candidate.local_date(next_due), today, locale) if next_due else None
-        context["autopilot"] = notification.autopilot
+        named = named_date(session, notification, now)
+        context["next_date"] = human_date(named, today, locale) if named else None
+        context.update(_status_update_context(session, notification, obligation, cals, today, locale))
     if notification.kind is NotificationKind.JOB_CLOSED:
         context["jobs"] = messages.closing_job_titles(session, notification)
     if notification.kind is NotificationKind.DELIVERY_FAILED:

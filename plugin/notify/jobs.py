@@ -3,8 +3,9 @@
 `send_notification(id)` is safe to run twice and safe to die in:
 1. claim: queued -> sending, a conditional update that must change exactly one row (a second run
    of the same job, or a duplicate enqueue, changes nothing and stops);
-2. re-check current state (a reopened application cancels its rejection) and render, committed, so
-   the stored content is exactly what was sent;
+2. re-check the send window (a message whose window closed while it waited for a late sweeper or a
+   busy worker goes back to wait for the next one), re-check current state (a reopened application
+   cancels its rejection) and render, committed, so the stored content is exactly what was sent;
 3. send through the provider, outside any transaction;
 4. record the outcome: sent (and discharge the cycle), back to scheduled with a backoff on a
    transient error (429 waits for X-RateLimit-Reset), or failed and escalated on a permanent one.
@@ -24,12 +25,11 @@ from sqlalchemy.orm import Session
 
 from plugin import clock, runtime
 from plugin.mail.base import PermanentMailError, TransientMailError
-from plugin.models import Notification, NotificationKind, NotificationState, Organization
+from plugin.models import Notification, NotificationKind, NotificationState
 from plugin.notify import compose
 from plugin.notify.render import TemplateError
 from plugin.sla import messages
-from plugin.sla.obligations import audit, calendars
-from plugin.sla.policy import policy_for
+from plugin.sla.obligations import audit
 
 log = logging.getLogger(__name__)
 ACTOR = "worker"
@@ -113,6 +113,13 @@ def ready_to_send(session: Session, notification: Notification,
 
     (None, what it was rendered from): send it; (why not, None): it was cancelled or failed.
     """
+    opening = messages.send_window_opening(session, notification, now)
+    if opening > now:
+        # The rules hold when a message is handed to the provider, not only when it was scheduled.
+        notification.state, notification.scheduled_for = NotificationState.SCHEDULED, opening
+        audit(session, notification.org_id, "notification", notification.id, "deferred", now, ACTOR,
+              after={"reason": "outside the send window", "scheduled_for": opening.isoformat()})
+        return f"deferred: outside the send window, until {opening.isoformat()}", None
     reason = messages.reason_not_to_send(session, notification)
     if reason is not None:
         notification.state, notification.cancelled_reason = NotificationState.CANCELLED, reason[:64]
@@ -130,6 +137,9 @@ def ready_to_send(session: Session, notification: Notification,
         return "failed: template", None
     notification.subject, notification.body_text, notification.body_html = (
         rendered.subject, rendered.text, rendered.html)
+    named = compose.named_date(session, notification, now)
+    if named is not None:  # what it tells the candidate becomes a promise once sent (messages.on_sent)
+        notification.context = {**notification.context, "named_date": named.isoformat()}
     notification.recipient_name, notification.recipient_email = compose.recipient(notification)
     return None, inputs
 
@@ -152,7 +162,9 @@ def retry_later(notification_id: int, exc: TransientMailError, attempts: int) ->
         return fail(notification_id, f"Gave up after {attempts} attempts: {exc}")
     retry_at = exc.retry_at if exc.retry_at and exc.retry_at > now else now + backoff(attempts)
     with rt.db.session() as session:
-        retry_at = _inside_send_window(session, notification_id, retry_at)
+        notification = session.get(Notification, notification_id)
+        if notification is not None:
+            retry_at = messages.send_window_opening(session, notification, retry_at)
         session.execute(
             update(Notification).where(Notification.id == notification_id,
                                        Notification.state == NotificationState.SENDING)
@@ -160,19 +172,6 @@ def retry_later(notification_id: int, exc: TransientMailError, attempts: int) ->
         )
     log.warning("notification %s: transient failure (%s); retrying at %s", notification_id, exc, retry_at)
     return f"retry at {retry_at.isoformat()}"
-
-
-def _inside_send_window(session: Session, notification_id: int, at: datetime) -> datetime:
-    """A retry of candidate mail waits for the candidate's next send window (their working hours)."""
-    notification = session.get(Notification, notification_id)
-    if notification is None or not notification.kind.is_candidate_facing:
-        return at
-    org = session.get(Organization, notification.org_id)
-    if org is None:
-        return at
-    app = notification.application
-    policy = policy_for(org, app.job if app is not None else None)
-    return calendars(org, notification.candidate).candidate.next_window_opening(at, policy.send_window)
 
 
 def fail(notification_id: int, error: str) -> str:

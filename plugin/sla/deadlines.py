@@ -9,7 +9,8 @@ the organisation's calendar. The due day is a working day of the candidate's cal
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from plugin.models import Rung
 from plugin.sla.calendar import BusinessCalendar
@@ -21,6 +22,21 @@ LADDER: tuple[Rung, ...] = (
     Rung.AUTOPILOT,
     Rung.DEADLINE,
 )
+
+
+# A deadline set or recomputed now is at least this far away: the end of a send window that closes
+# in ten minutes is not a deadline anybody could keep.
+HONEST_MARGIN = timedelta(hours=2)
+
+
+class DueBasis(StrEnum):
+    """How a cycle's `due_at` was set (reported with the cycle)."""
+
+    SLA = "sla"  # the policy's working days after the interview, contact or update
+    PROMISED_DECISION = "promised_decision"  # a decision date promised to the candidate + grace
+    PERSON = "person"  # a person's status update named the day
+    WRITTEN = "written"  # capped by the latest date a message put in writing (invariant 7)
+    HONEST = "honest"  # the policy's deadline had passed when we learned of it: the earliest honest one
 
 
 @dataclass(frozen=True)
@@ -47,11 +63,45 @@ def due_for_promise(promised: date, policy: Policy, cals: Calendars) -> datetime
 
 def first_due(
     interview_end: datetime, promised: date | None, policy: Policy, cals: Calendars
-) -> datetime:
+) -> tuple[datetime, DueBasis]:
     """A promised decision date wins over the default, unless it was promised for a day already past."""
     if promised is not None and promised >= cals.candidate.local_date(interview_end):
-        return due_for_promise(promised, policy, cals)
-    return due_after(interview_end, policy.first_update_working_days, policy, cals)
+        return due_for_promise(promised, policy, cals), DueBasis.PROMISED_DECISION
+    return due_after(interview_end, policy.first_update_working_days, policy, cals), DueBasis.SLA
+
+
+def honest_due(now: datetime, policy: Policy, cals: Calendars) -> datetime:
+    """The earliest deadline that can still be kept: the end of the candidate's first send window
+    that closes at least HONEST_MARGIN from now."""
+    day = cals.candidate.local_date(now)
+    if not cals.candidate.is_working_day(day):
+        day = cals.candidate.add_working_days(day, 1)
+    while cals.candidate.window_end(day, policy.send_window) < now + HONEST_MARGIN:
+        day = cals.candidate.add_working_days(day, 1)
+    return cals.candidate.window_end(day, policy.send_window)
+
+
+def settle(computed: datetime, basis: DueBasis, *, now: datetime, written_due_at: datetime | None,
+           policy: Policy, cals: Calendars, current: datetime | None = None) -> tuple[datetime, DueBasis]:
+    """The deadline a cycle gets from the one its rules give.
+
+    1. A date in writing is a promise: never later than the latest date the candidate was given.
+    2. Never in the past: data that arrives too late for the policy's deadline (a backfilled
+       interview, a lowered SLA, a late promise) gets the earliest honest deadline instead, so the
+       cycle is reported as recomputed rather than forgotten, and nobody is reminded of a deadline
+       that has already passed.
+
+    `current`: the deadline being recomputed; when it is still ahead and sooner than the honest one,
+    it stays (a recomputation never pushes an honest deadline further out).
+    """
+    due = computed
+    if due < now + HONEST_MARGIN:
+        honest = honest_due(now, policy, cals)
+        due, basis = (current, DueBasis.HONEST) if current is not None and now <= current < honest \
+            else (honest, DueBasis.HONEST)
+    if written_due_at is not None and written_due_at < due:
+        due, basis = written_due_at, DueBasis.WRITTEN
+    return due, basis
 
 
 def rung_time(rung: Rung, due_at: datetime, policy: Policy, cals: Calendars) -> datetime | None:
@@ -62,7 +112,8 @@ def rung_time(rung: Rung, due_at: datetime, policy: Policy, cals: Calendars) -> 
     if rung is Rung.REMINDER_HIRING_MANAGER:
         return _reminder(due_day, policy.hiring_manager_reminder_working_days_before, policy, cals)
     if rung is Rung.AUTOPILOT:
-        return cals.candidate.window_start(due_day, policy.send_window)
+        opening = cals.candidate.window_start(due_day, policy.send_window)
+        return opening if policy.autopilot else escalation_time(opening, due_at, policy, cals)
     if rung is Rung.DEADLINE:
         return due_at
     return None
@@ -73,6 +124,28 @@ def _reminder(due_day: date, days_before: int | None, policy: Policy, cals: Cale
         return None
     day = cals.org.add_working_days(due_day, -days_before) if days_before > 0 else due_day
     return cals.org.local_instant(day, policy.reminder_at)
+
+
+def escalation_time(candidate_opening: datetime, due_at: datetime, policy: Policy, cals: Calendars) -> datetime:
+    """When the talent-ops lead hears that nobody wrote (autopilot off): in the organisation's own
+    working hours, at the time autopilot would have written, or the organisation's next window
+    when that still comes before the deadline, else its previous window (a Tokyo candidate's
+    deadline falls before New York opens)."""
+    org, window = cals.org, policy.send_window
+    if org.is_inside_window(candidate_opening, window):
+        return candidate_opening
+    following = org.next_window_opening(candidate_opening, window)
+    if following < due_at:
+        return following
+    return previous_window_opening(org, candidate_opening, policy)
+
+
+def previous_window_opening(cal: BusinessCalendar, instant: datetime, policy: Policy) -> datetime:
+    """The opening of the last send window of `cal` that opened at or before `instant`."""
+    day = cal.local_date(instant)
+    if not (cal.is_working_day(day) and cal.window_start(day, policy.send_window) <= instant):
+        day = cal.add_working_days(day, -1)
+    return cal.window_start(day, policy.send_window)
 
 
 def next_rung(after: Rung | None, due_at: datetime, policy: Policy, cals: Calendars) -> tuple[Rung, datetime | None]:

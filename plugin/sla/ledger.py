@@ -169,6 +169,11 @@ class _Context:
         self.session.flush()
         return app
 
+    def person_acted(self, app: Application) -> None:
+        """Someone on the hiring team did something about this application (as of the event's time)."""
+        if app.last_human_action_at is None or self.at > app.last_human_action_at:
+            app.last_human_action_at = self.at
+
     def set_status(self, app: Application, status: ApplicationStatus) -> bool:
         """Move the application to `status` unless a newer event already decided its status."""
         if not _newer(self.at, app.status_changed_at, strict=False):
@@ -207,7 +212,7 @@ def _application_created(ctx: _Context) -> Outcome:
 
 
 def _stage_changed(ctx: _Context) -> Outcome:
-    ctx.application()
+    ctx.person_acted(ctx.application())
     return APPLIED
 
 
@@ -238,6 +243,7 @@ def _interview(ctx: _Context, app: Application) -> tuple[Interview, bool]:
 
 def _interview_scheduled(ctx: _Context) -> Outcome:
     app = ctx.application()
+    ctx.person_acted(app)
     interview, created = _interview(ctx, app)
     if created:
         interview.status_changed_at = ctx.at
@@ -253,6 +259,9 @@ def _interview_scheduled(ctx: _Context) -> Outcome:
 
 def _interview_completed(ctx: _Context) -> Outcome:
     app = ctx.application()
+    ctx.person_acted(app)
+    if ctx.event.decision_expected_by is not None:  # DESIGN's own example sends the promise with it
+        _promise_decision(ctx, app)
     interview, _ = _interview(ctx, app)
     if _newer(ctx.at, interview.status_changed_at):
         interview.status, interview.status_changed_at = InterviewStatus.COMPLETED, ctx.at
@@ -317,15 +326,23 @@ def open_for_interview(session: Session, org: Organization, interview: Interview
 
 def _decision_promised(ctx: _Context) -> Outcome:
     app = ctx.application()
+    ctx.person_acted(app)
+    _promise_decision(ctx, app)
+    return APPLIED
+
+
+def _promise_decision(ctx: _Context, app: Application) -> None:
+    """The hiring team promised the candidate a decision date: the open cycle's deadline follows it,
+    but never later than a date we already gave them in writing (obligations.recompute)."""
     app.decision_expected_by = ctx.event.decision_expected_by
     current = open_obligation(app)
     if current is not None and current.opened_by == "interview":
         obligations.recompute(current, ctx.org, ctx.now, ctx.actor)
-    return APPLIED
 
 
 def _candidate_contacted(ctx: _Context) -> Outcome:
     app = ctx.application()
+    ctx.person_acted(app)
     current = open_obligation(app)
     if current is None:
         return ignored("no open obligation for this application")

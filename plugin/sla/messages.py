@@ -105,6 +105,11 @@ def reason_not_to_send(session: Session, notification: Notification) -> str | No
         return "the candidate has already heard from us in this cycle"
     if kind is NotificationKind.NEXT_STEPS and app is not None and app.status is not ApplicationStatus.ACTIVE:
         return f"application is {app.status.value}: the decision says what happens next"
+    if kind in (NotificationKind.NEXT_STEPS, NotificationKind.STATUS_UPDATE) and \
+            decision_pending_before(session, obligation) is not None:
+        # "You are still in the process" followed minutes later by "the position is closed" (late
+        # or backfilled ATS data): the decision reaches them by the deadline, and says it all.
+        return "a decision message reaches the candidate by the deadline"
     return None
 
 
@@ -119,11 +124,17 @@ def closing_job_titles(session: Session, notification: Notification) -> list[str
 
 
 def on_sent(session: Session, notification: Notification, now: datetime, actor: str) -> None:
-    """The provider accepted the message: a candidate-facing update or decision discharges the cycle."""
+    """The provider accepted the message: a candidate-facing update or decision discharges the cycle;
+    a date it named is now a promise."""
     if notification.delivery_status is not None and notification.delivery_status.undeliverable:
         # SendGrid reported a bounce before the worker recorded the send (the webhook won the race):
         # the cycle stays open and at risk, and the recruiter has been told already.
         return
+    named = named_date(notification)
+    if named is not None and notification.kind in (NotificationKind.NEXT_STEPS, NotificationKind.REPLY_ACK):
+        obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
+        if obligation is not None and obligation.state is ObligationState.OPEN:
+            obligations.put_in_writing(obligation, named, now, actor)
     _discharge(session, notification, at=now, now=now, actor=actor)
 
 
@@ -148,14 +159,88 @@ def _discharge(session: Session, notification: Notification, *, at: datetime, no
     obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
     if obligation is None or obligation.state is not ObligationState.OPEN:
         return
-    obligations.discharge(obligation, at=at, by=kind.value, now=now, actor=actor, next_cycle=True,
-                          promised_on=promised_next_date(notification))
+    if notification.autopilot:
+        obligation.autopilot_stepped_in = True
+    org = session.get(Organization, notification.org_id)
+    assert org is not None
+    named = named_date(notification)
+    written = None
+    if named is not None:
+        app = obligation.application
+        written = deadlines.due_on(named, policy_for(org, app.job), obligations.calendars(org, app.candidate))
+    following = obligations.discharge(obligation, at=at, by=kind.value, now=now, actor=actor, next_cycle=True,
+                                      promised_on=promised_next_date(notification), written_due_at=written,
+                                      autopilot=notification.autopilot)
+    if following is not None and notification.autopilot:
+        _escalate_if_neglected(session, org, obligation, following, now, actor)
 
 
 def promised_next_date(notification: Notification) -> date | None:
     """The day a person's status update promised the candidate the next news (None: the policy's cadence)."""
     value = (notification.context or {}).get("promised_next_date")
     return date.fromisoformat(value) if value else None
+
+
+def named_date(notification: Notification) -> date | None:
+    """The date the message, as rendered and sent, told the candidate they will hear by."""
+    value = (notification.context or {}).get("named_date")
+    return date.fromisoformat(value) if value else None
+
+
+NEGLECT_RUN = 2  # autopilot cycles in a row with nobody acting before the talent-ops lead is told
+
+
+def _escalate_if_neglected(session: Session, org: Organization, answered: Obligation, following: Obligation,
+                           now: datetime, actor: str) -> None:
+    """After the second autopilot cycle in a row in which no person did anything about the
+    application, the talent-ops lead hears of it, once per run, naming who should have acted."""
+    if following.autopilot_run != NEGLECT_RUN:
+        return
+    app = answered.application
+    run_start = session.scalar(select(Obligation.anchor_at).where(
+        Obligation.application_id == app.id, Obligation.cycle == answered.cycle - NEGLECT_RUN + 1))
+    if run_start is None or (app.last_human_action_at is not None and app.last_human_action_at > run_start):
+        return
+    policy = policy_for(org, app.job)
+    cals = obligations.calendars(org, app.candidate)
+    schedule_internal(
+        session, org, NotificationKind.ESCALATION, following, now=now, actor=actor,
+        at=cals.org.next_window_opening(now, policy.send_window),
+        dedupe_key=f"neglected:app{app.id}:cycle{answered.cycle - NEGLECT_RUN + 1}",
+        context={"reason_code": "neglected", "autopilot_updates": NEGLECT_RUN,
+                 "reason": f"Autopilot has had to update this candidate {NEGLECT_RUN} times in a row and nobody "
+                           "has acted on the application since. Please make sure the recruiter and the hiring "
+                           "manager give them a decision or a personal update."},
+    )
+
+
+def breach_reason(session: Session, obligation: Obligation, autopilot: bool) -> str:
+    """Why a deadline passed without news, in the words reports use."""
+    if obligation.at_risk:  # mail bounced, was dropped or could not be sent; a person was told
+        return UNDELIVERABLE
+    states = set(session.scalars(select(Notification.state).where(
+        Notification.obligation_id == obligation.id, Notification.kind.in_(_TELLING_KINDS))))
+    if NotificationState.UNKNOWN in states:
+        return "unknown"  # a message may have reached them; the provider's events will tell
+    if states & {NotificationState.SCHEDULED, NotificationState.QUEUED, NotificationState.SENDING}:
+        return "late"  # a message meant to meet the deadline could not leave in time
+    return "forgotten" if autopilot else "autopilot_off"
+
+
+_TELLING_KINDS = (NotificationKind.STATUS_UPDATE, NotificationKind.REJECTION, NotificationKind.JOB_CLOSED)
+
+
+def send_window_opening(session: Session, notification: Notification, at: datetime) -> datetime:
+    """`at` if the message may be handed to the provider then, else the next opening of its window:
+    the candidate's for candidate mail, the organisation's for internal mail (invariant 8)."""
+    org = session.get(Organization, notification.org_id)
+    if org is None:
+        return at
+    app = notification.application
+    policy = policy_for(org, app.job if app is not None else None)
+    cals = obligations.calendars(org, notification.candidate)
+    calendar = cals.candidate if notification.kind.is_candidate_facing else cals.org
+    return calendar.next_window_opening(at, policy.send_window)
 
 
 def pending_decision_at(session: Session, application_id: int) -> datetime | None:

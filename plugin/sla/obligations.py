@@ -82,26 +82,32 @@ def open_cycle(
     now: datetime,
     actor: str,
     promised_on: date | None = None,
+    written_due_at: datetime | None = None,
+    autopilot_run: int = 0,
 ) -> Obligation:
     """Open the next cycle of `app`. The caller has made sure no other cycle is open.
 
-    `promised_on`: the day a person's status update promised the candidate the next news."""
+    `promised_on`: the day a person's status update promised the candidate the next news.
+    `written_due_at`: the deadline the message that opened this cycle put in writing.
+    `autopilot_run`: how many cycles in a row autopilot answered before this one."""
     policy = policy_for(org, app.job)
     cals = calendars(org, app.candidate)
-    due_at = _due(opened_by, anchor, promised_on, app, policy, cals)
     last_cycle = session.scalar(
         select(Obligation.cycle).where(Obligation.application_id == app.id).order_by(Obligation.cycle.desc()).limit(1)
     )
-    rung, at = deadlines.next_rung(None, due_at, policy, cals)
     obligation = Obligation(
         org_id=org.id, application_id=app.id, cycle=(last_cycle or 0) + 1, state=ObligationState.OPEN,
-        opened_at=now, opened_by=opened_by, anchor_at=anchor, promised_on=promised_on, due_at=due_at, next_rung=rung,
-        next_action_at=at, owner_email=app.job.recruiter_email,
+        opened_at=now, opened_by=opened_by, anchor_at=anchor, promised_on=promised_on,
+        written_due_at=written_due_at, autopilot_run=autopilot_run, owner_email=app.job.recruiter_email,
     )
+    obligation.due_at, basis = _due(obligation, app, policy, cals, now)
+    obligation.due_basis = basis.value
+    obligation.next_rung, obligation.next_action_at = deadlines.next_rung(None, obligation.due_at, policy, cals)
     session.add(obligation)
     session.flush()
     audit(session, org.id, "obligation", obligation.id, "opened", now, actor,
-          after={"cycle": obligation.cycle, "due_at": due_at.isoformat(), "opened_by": opened_by})
+          after={"cycle": obligation.cycle, "due_at": obligation.due_at.isoformat(), "opened_by": opened_by,
+                 "due_basis": basis.value})
     if opened_by == "interview" and policy.next_steps and now - anchor <= NEXT_STEPS_MAX_DELAY:
         schedule(
             session, org, NotificationKind.NEXT_STEPS, app=app, obligation=obligation,
@@ -112,9 +118,12 @@ def open_cycle(
 
 def discharge(
     obligation: Obligation, *, at: datetime, by: str, now: datetime, actor: str, next_cycle: bool,
-    promised_on: date | None = None,
+    promised_on: date | None = None, written_due_at: datetime | None = None, autopilot: bool = False,
 ) -> Obligation | None:
-    """The candidate heard from us at `at`. Opens the next cycle unless the outcome is final."""
+    """The candidate heard from us at `at`. Opens the next cycle unless the outcome is final.
+
+    `autopilot`: the plugin itself wrote (the next cycle's cadence grows with each such cycle in a row;
+    anything else that discharges starts the count again)."""
     session = Session.object_session(obligation)
     assert session is not None
     _finish(obligation, ObligationState.DISCHARGED, by, now, actor, discharged_at=at)
@@ -124,7 +133,8 @@ def discharge(
     org = session.get(Organization, obligation.org_id)
     assert org is not None
     session.flush()  # the partial unique index allows one open cycle: close this one first
-    return open_cycle(session, org, app, anchor=at, opened_by=by, now=now, actor=actor, promised_on=promised_on)
+    return open_cycle(session, org, app, anchor=at, opened_by=by, now=now, actor=actor, promised_on=promised_on,
+                      written_due_at=written_due_at, autopilot_run=obligation.autopilot_run + 1 if autopilot else 0)
 
 
 def close(obligation: Obligation, *, reason: str, now: datetime, actor: str) -> None:
@@ -167,32 +177,59 @@ _LADDER_KINDS = (
 
 
 def recompute(obligation: Obligation, org: Organization, now: datetime, actor: str) -> bool:
-    """Recompute due_at and the pending rung time after a policy or promise change."""
+    """Recompute due_at and the pending rung time after a policy, calendar or promise change.
+
+    The result is never in the past and never later than a date in writing (`deadlines.settle`);
+    rungs already taken are not taken again."""
     app = obligation.application
     policy = policy_for(org, app.job)
     cals = calendars(org, app.candidate)
-    due_at = _due(obligation.opened_by, obligation.anchor_at, obligation.promised_on, app, policy, cals)
+    due_at, basis = _due(obligation, app, policy, cals, now)
     previous_rung = _previous_rung(obligation.next_rung)
     rung, at = deadlines.next_rung(previous_rung, due_at, policy, cals) if obligation.next_rung != Rung.DONE \
         else (Rung.DONE, None)
     changed = (due_at, rung, at) != (obligation.due_at, obligation.next_rung, obligation.next_action_at)
+    obligation.due_basis = basis.value
     if changed:
         before = {"due_at": obligation.due_at.isoformat()}
         obligation.due_at, obligation.next_rung, obligation.next_action_at = due_at, rung, at
         if obligation.breached_at is not None and now <= due_at:
             obligation.breached_at = obligation.breach_reason = None
         audit(session_of(obligation), org.id, "obligation", obligation.id, "recomputed", now, actor,
-              before=before, after={"due_at": due_at.isoformat()})
+              before=before, after={"due_at": due_at.isoformat(), "due_basis": basis.value})
     return changed
 
 
-def _due(opened_by: str, anchor: datetime, promised_on: date | None, app: Application, policy: Policy,
-         cals: Calendars) -> datetime:
-    if promised_on is not None:
-        return deadlines.due_on(promised_on, policy, cals)
-    if opened_by == "interview":
-        return deadlines.first_due(anchor, app.decision_expected_by, policy, cals)
-    return deadlines.due_after(anchor, policy.cadence_working_days, policy, cals)
+def put_in_writing(obligation: Obligation, day: date, now: datetime, actor: str) -> None:
+    """A message the candidate received named `day` as the date they will hear by: it is a promise.
+
+    The latest such date counts (a later message may name a new one); the deadline is pulled in to
+    it when it was later (invariant 7). Called when the message was handed to the provider."""
+    session = session_of(obligation)
+    org = session.get(Organization, obligation.org_id)
+    assert org is not None
+    app = obligation.application
+    policy = policy_for(org, app.job)
+    cals = calendars(org, app.candidate)
+    obligation.written_due_at = deadlines.due_on(day, policy, cals)
+    if obligation.state is ObligationState.OPEN and obligation.written_due_at < obligation.due_at:
+        recompute(obligation, org, now, actor)
+
+
+def _due(obligation: Obligation, app: Application, policy: Policy, cals: Calendars,
+         now: datetime) -> tuple[datetime, deadlines.DueBasis]:
+    """The cycle's deadline by its rules, then settled (written dates, never in the past)."""
+    anchor = obligation.anchor_at
+    if obligation.promised_on is not None:
+        computed, basis = deadlines.due_on(obligation.promised_on, policy, cals), deadlines.DueBasis.PERSON
+    elif obligation.opened_by == "interview":
+        computed, basis = deadlines.first_due(anchor, app.decision_expected_by, policy, cals)
+    else:
+        days = (policy.cadence_after_autopilot(obligation.autopilot_run) if obligation.autopilot_run
+                else policy.cadence_working_days)
+        computed, basis = deadlines.due_after(anchor, days, policy, cals), deadlines.DueBasis.SLA
+    return deadlines.settle(computed, basis, now=now, written_due_at=obligation.written_due_at, policy=policy,
+                            cals=cals, current=obligation.due_at)
 
 
 def _previous_rung(rung: Rung) -> Rung | None:

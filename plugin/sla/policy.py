@@ -18,7 +18,10 @@ from plugin.sla.calendar import BusinessCalendar, SendWindow
 class Policy:
     first_update_working_days: int = 5  # interview end -> due
     promised_decision_grace_working_days: int = 2  # promised decision date -> due
-    cadence_working_days: int = 5  # status update -> next due
+    cadence_working_days: int = 5  # a person's status update or a contact -> next due
+    # After autopilot had to write: the next cycle is due after the k-th entry for the k-th update in
+    # a row (the last entry repeats), so an unanswered candidate is not sent a weekly copy.
+    autopilot_cadence_working_days: tuple[int, ...] = (5, 10, 15)
     recruiter_reminder_working_days_before: int | None = 2  # None: no recruiter reminder
     hiring_manager_reminder_working_days_before: int | None = 1  # None: no hiring-manager reminder
     reminder_time: str = "09:00"  # organisation-local
@@ -29,6 +32,15 @@ class Policy:
     send_window_start: str = "09:00"
     send_window_end: str = "17:00"
 
+    def __post_init__(self) -> None:
+        # JSON overrides hold lists; keep the policy hashable and comparable.
+        object.__setattr__(self, "autopilot_cadence_working_days", tuple(self.autopilot_cadence_working_days))
+
+    def cadence_after_autopilot(self, run: int) -> int:
+        """Working days until the next news after the `run`-th autopilot update in a row (run >= 1)."""
+        steps = self.autopilot_cadence_working_days or (self.cadence_working_days,)
+        return steps[min(run, len(steps)) - 1]
+
     @property
     def send_window(self) -> SendWindow:
         return SendWindow(parse_hhmm(self.send_window_start), parse_hhmm(self.send_window_end))
@@ -38,7 +50,9 @@ class Policy:
         return parse_hhmm(self.reminder_time)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        values["autopilot_cadence_working_days"] = list(self.autopilot_cadence_working_days)
+        return values
 
 
 DEFAULT_POLICY = Policy()

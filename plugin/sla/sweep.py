@@ -141,8 +141,7 @@ def take_rung(session, obligation: Obligation, now: datetime) -> str:  # type: i
             return "autopilot: waiting for the decision message"
         done = f"{rung.value}: skipped, decision already on its way"
     elif rung in (Rung.REMINDER_RECRUITER, Rung.REMINDER_HIRING_MANAGER):
-        kind = NotificationKind(rung.value)
-        messages.schedule_internal(session, org, kind, obligation, at=now, now=now, actor=ACTOR)
+        done = _remind(session, org, obligation, NotificationKind(rung.value), policy, cals, now)
     elif rung is Rung.AUTOPILOT:
         done = _autopilot(session, org, obligation, policy, cals, now)
     next_rung, at = deadlines.next_rung(rung, obligation.due_at, policy, cals)
@@ -150,14 +149,28 @@ def take_rung(session, obligation: Obligation, now: datetime) -> str:  # type: i
     return done
 
 
+def _remind(session, org, obligation: Obligation, kind: NotificationKind, policy, cals,  # type: ignore[no-untyped-def]
+            now: datetime) -> str:
+    """A reminder in the organisation's working hours, unless it could only arrive after autopilot
+    (or the escalation) has already acted: then it is noise about a deadline nobody can still keep
+    by hand (a late sweep, a deadline recomputed to the next window)."""
+    send_at = cals.org.next_window_opening(now, policy.send_window)
+    last_chance = deadlines.rung_time(Rung.AUTOPILOT, obligation.due_at, policy, cals) or obligation.due_at
+    if send_at > min(last_chance, obligation.due_at):
+        return f"{kind.value}: skipped, it would arrive after the deadline's last step"
+    messages.schedule_internal(session, org, kind, obligation, at=send_at, now=now, actor=ACTOR)
+    return kind.value
+
+
 def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  # type: ignore[no-untyped-def]
     candidate = obligation.application.candidate
+    internal_at = cals.org.next_window_opening(now, policy.send_window)  # internal mail keeps office hours
     if obligation.at_risk or messages.address_undeliverable(session, candidate):
         # Mail to this candidate bounced or could not be sent: another email to the same address
         # would fail the same way, so a person must reach them.
         obligation.at_risk = True
         messages.schedule_internal(
-            session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
+            session, org, NotificationKind.ESCALATION, obligation, at=internal_at, now=now, actor=ACTOR,
             context={"reason_code": "undeliverable",
                      "reason": "Email to this candidate could not be delivered, so autopilot will not write to "
                                "the same address again. Please contact them another way and record the "
@@ -166,35 +179,28 @@ def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  #
         return "escalation: undeliverable"
     if not policy.autopilot:
         messages.schedule_internal(
-            session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
+            session, org, NotificationKind.ESCALATION, obligation, at=internal_at, now=now, actor=ACTOR,
             context={"reason_code": "autopilot_off", "reason": "Autopilot is off for this job and nobody has updated the candidate yet."},
         )
         return "escalation: autopilot off"
     if not candidate.email:
         obligation.at_risk = True
         messages.schedule_internal(
-            session, org, NotificationKind.ESCALATION, obligation, at=now, now=now, actor=ACTOR,
+            session, org, NotificationKind.ESCALATION, obligation, at=internal_at, now=now, actor=ACTOR,
             context={"reason_code": "no_candidate_email",
                      "reason": "We have no email address for this candidate, so autopilot cannot update them. "
                                "Please contact them another way."},
         )
         return "escalation: no candidate email"
     send_at = cals.candidate.next_window_opening(now, policy.send_window)
-    created = messages.schedule_candidate(
+    messages.schedule_candidate(
         session, org, NotificationKind.STATUS_UPDATE, obligation, at=send_at, now=now, actor=ACTOR, autopilot=True,
     )
-    if created:
-        obligation.autopilot_stepped_in = True
     return "autopilot"
 
 
 def _record_breach(session, obligation: Obligation, autopilot: bool, now: datetime) -> str:  # type: ignore[no-untyped-def]
-    if obligation.at_risk:  # mail bounced, was dropped or could not be sent; a person was told
-        reason = messages.UNDELIVERABLE
-    elif not autopilot:
-        reason = "autopilot_off"
-    else:
-        reason = "forgotten"
+    reason = messages.breach_reason(session, obligation, autopilot)
     obligation.breached_at, obligation.breach_reason = obligation.due_at, reason
     audit(session, obligation.org_id, "obligation", obligation.id, "breached", now, ACTOR, after={"reason": reason})
     log.warning("obligation %s breached its deadline %s (%s)", obligation.id, obligation.due_at, reason)
