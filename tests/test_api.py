@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from plugin import create_app
-from plugin.models import Application, InboundEvent, Obligation
+from plugin.models import Application, Candidate, InboundEvent, Obligation
 
 ENDED = datetime(2026, 11, 6, 20, 0, tzinfo=UTC)  # Fri 15:00 New York
 DUE = datetime(2026, 11, 16, 22, 0, tzinfo=UTC)  # Mon 16 Nov 17:00 New York (Veterans Day skipped)
@@ -189,6 +189,30 @@ def test_application_detail_has_status_obligations_notifications_and_timeline(or
     actions = {(e["entity"], e["action"]) for e in detail["timeline"]}
     assert ("obligation", "opened") in actions
     assert ("notification", "scheduled") in actions
+
+
+def test_erasure_without_reason_erases_the_candidate_as_deleted(org, rt, clock):
+    """DESIGN: for candidate.erased "only the candidate's `id` is required"; no reason means deleted."""
+    clock.set(ENDED)
+    org.post(interview_done(ENDED))
+    body = org.post({"id": "evt-erase", "type": "candidate.erased", "occurred_at": ENDED.isoformat(),
+                     "candidate": {"id": "c-1"}})
+    assert [r["status"] for r in body["results"]] == ["applied"]
+    with rt.db.session() as session:
+        candidate = session.scalars(select(Candidate).where(Candidate.external_id == "c-1")).one()
+        assert candidate.erased_at is not None and candidate.erasure_reason == "deleted"
+        # Erasure scrubs every stored event naming the person, this one included: only its facts stay.
+        stored = session.scalars(select(InboundEvent).where(InboundEvent.event_id == "evt-erase")).one()
+        assert (stored.event_type, stored.outcome.value, stored.canonical) == ("candidate.erased", "applied", None)
+
+
+def test_promised_decision_date_on_interview_completed_reaches_the_canonical_event(org, rt, clock):
+    """DESIGN's own example sends `decision_expected_by` with interview.completed; it must not be dropped."""
+    clock.set(ENDED)
+    org.post(interview_done(ENDED, id="evt-done", decision_expected_by="2026-11-11"))
+    with rt.db.session() as session:
+        stored = session.scalars(select(InboundEvent).where(InboundEvent.event_id == "evt-done")).one()
+        assert stored.canonical is not None and stored.canonical["decision_expected_by"] == "2026-11-11"
 
 
 def test_unknown_application_is_404(org):

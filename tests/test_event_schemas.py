@@ -245,8 +245,29 @@ def test_missing_per_type_requirements() -> None:
     }
     assert errors_of({**BASE, "type": "candidate.erased"}) == {
         "candidate": ["Required for candidate.erased events."],
-        "reason": ["Required for candidate.erased events."],
     }
+
+
+def test_erasure_without_reason_means_deleted() -> None:
+    """DESIGN: "only the candidate's `id` is required" for candidate.erased."""
+    for payload in ({**BASE, "type": "candidate.erased", "candidate": {"id": "c-1"}},
+                    {**BASE, "type": "candidate.erased", "candidate": {"id": "c-1"}, "reason": None}):
+        [erased] = load_events(payload)
+        assert erased.reason is ErasureReason.DELETED
+        assert erased.to_json()["reason"] == "deleted"
+
+
+def test_merged_into_without_reason_is_refused() -> None:
+    payload = {**BASE, "type": "candidate.erased", "candidate": {"id": "c-1"}, "merged_into": "c-2"}
+    assert errors_of(payload) == {"merged_into": ["Only allowed when reason is 'merged'."]}
+
+
+def test_interview_completed_carries_the_promised_decision_date() -> None:
+    [loaded] = load_events(event(EventType.INTERVIEW_COMPLETED, decision_expected_by="2026-11-27"))
+    assert loaded.decision_expected_by == date(2026, 11, 27)
+    assert loaded.to_json()["decision_expected_by"] == "2026-11-27"
+    [without] = load_events(event(EventType.INTERVIEW_COMPLETED))
+    assert without.decision_expected_by is None
 
 
 def test_erasure_reason_must_be_known() -> None:

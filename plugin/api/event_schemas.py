@@ -288,7 +288,8 @@ def _required_fields(event_type: EventType) -> list[str]:
     if event_type is EventType.DECISION_PROMISED:
         required.append("decision_expected_by")
     if event_type is EventType.CANDIDATE_ERASED:
-        required += ["candidate", "reason"]
+        # DESIGN: "only the candidate's `id` is required"; a missing reason means "deleted".
+        required.append("candidate")
     return required
 
 
@@ -304,9 +305,17 @@ class EventSchema(_Strict):
     job = fields.Nested(JobSchema, allow_none=True)
     application = fields.Nested(ApplicationSchema, allow_none=True)
     interview = fields.Nested(InterviewSchema, allow_none=True)
-    decision_expected_by = fields.Date(allow_none=True)
+    decision_expected_by = fields.Date(
+        allow_none=True,
+        metadata={"description": "The date promised to the candidate: required for decision.promised, "
+                                 "optional for interview.completed (DESIGN's own example)."},
+    )
     channel = fields.Enum(ContactChannel, by_value=True, allow_none=True)
-    reason = _text(REASON_MAX)
+    reason = fields.String(
+        allow_none=True, validate=validate.Length(max=REASON_MAX),
+        metadata={"description": "application.rejected: free text. candidate.erased: deleted | anonymised "
+                                 "| merged, optional; missing means deleted."},
+    )
     ats_notification = fields.Enum(AtsNotification, by_value=True, allow_none=True)
     notify_not_before = UtcDateTime(allow_none=True)
     merged_into = _id(required=False)
@@ -353,7 +362,8 @@ class EventSchema(_Strict):
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> CanonicalEvent:
         if data["type"] is EventType.CANDIDATE_ERASED:
-            data["reason"] = ErasureReason(data["reason"])
+            # Stored explicitly, so the canonical log says what the erasure meant.
+            data["reason"] = ErasureReason(data.get("reason") or ErasureReason.DELETED)
         return CanonicalEvent(**data)
 
 
