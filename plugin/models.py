@@ -437,10 +437,13 @@ class Obligation(Base):
 
     @property
     def met(self) -> bool | None:
-        """Whether the candidate heard by the deadline; None while open or if nothing was owed."""
-        if self.state != ObligationState.DISCHARGED or self.discharged_at is None:
-            return None
-        return self.discharged_at <= self.due_at
+        """On time (True), missed (False), or neither yet (None), as of now: `plugin.sla.outcomes`,
+        the rule every on-time rate counts by (an open cycle past its deadline is already missed)."""
+        # Imported here: outcomes builds its SQL on this model.
+        from plugin import clock
+        from plugin.sla.outcomes import met
+
+        return met(self, clock.now())
 
 
 class Notification(Base):
@@ -455,12 +458,13 @@ class Notification(Base):
             sqlite_where=text("state = 'scheduled'"),
             postgresql_where=text("state = 'scheduled'"),
         ),
-        # Sweep: queued/sending rows whose job was lost (crash between commit and enqueue).
+        # Sweep: queued/sending rows whose job was lost (crash between commit and enqueue), and
+        # messages of unknown fate waiting for the provider's word.
         Index(
             "ix_notifications_in_flight",
             "queued_at",
-            sqlite_where=text("state IN ('queued', 'sending')"),
-            postgresql_where=text("state IN ('queued', 'sending')"),
+            sqlite_where=text("state IN ('queued', 'sending', 'unknown')"),
+            postgresql_where=text("state IN ('queued', 'sending', 'unknown')"),
         ),
         # Never two live messages with the same purpose (e.g. one status update per cycle).
         Index(

@@ -34,7 +34,7 @@ def sweep_once(rt: Runtime, at: datetime | None = None) -> TickReport:
     """One tick at `at` (default: now): due obligations and messages, ATS deliveries and polls, retention."""
     queue = rt.queue
     now = at or clock.now()
-    core = sweep(rt.db, now, lambda ids: dispatch(queue, ids))
+    core = sweep(rt.db, now, lambda ids: dispatch(queue, ids), rt.mail.was_sent)
     report = TickReport(**{f.name: getattr(core, f.name) for f in fields(core)})
     report.ats_deliveries_requeued = deliveries.recover(rt.db, now, lambda ids: deliveries.dispatch(queue, ids))
     report.ats_polls = polling.claim_due(rt.db, now, rt.settings.poll_interval_minutes,

@@ -38,7 +38,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from plugin import clock
 from plugin.body_limit import declared_too_large, read_within_limit
 from plugin.http_errors import error_response as _error
-from plugin.models import DeliveryStatus, MailEvent, Notification, Organization
+from plugin.models import DeliveryStatus, MailEvent, Notification, NotificationState, Organization
 from plugin.sla import messages
 
 log = logging.getLogger(__name__)
@@ -243,6 +243,11 @@ def record_event(session: Session, org_id: str, event: SendGridEvent, now: datet
         return DUPLICATE
     if notification is None:
         return UNMATCHED
+    if notification.state is NotificationState.UNKNOWN:
+        # Any event about a message means SendGrid accepted it: an uncertain send is confirmed.
+        messages.confirm_sent(session, notification, at=event.occurred_at, provider="sendgrid",
+                              provider_message_id=(event.sg_message_id or "").split(".")[0] or None, now=now,
+                              actor=ACTOR, evidence=f"SendGrid event {event.event}")
     apply_status(session, notification, event, now)
     return APPLIED
 

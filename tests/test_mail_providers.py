@@ -16,6 +16,7 @@ from plugin.mail.base import (
     OutgoingMessage,
     PermanentMailError,
     TransientMailError,
+    UncertainMailError,
 )
 from plugin.mail.outbox import OutboxProvider, read_outbox
 from plugin.mail.sendgrid import SendGridProvider
@@ -248,11 +249,12 @@ def test_sendgrid_5xx_is_transient(sendgrid_standin: SendGridStandIn, status: in
         provider.send(make_message())
 
 
-def test_sendgrid_timeout_is_transient(sendgrid_standin: SendGridStandIn) -> None:
+def test_sendgrid_timeout_after_the_request_went_out_is_uncertain(sendgrid_standin: SendGridStandIn) -> None:
+    """SendGrid has the request and may accept it: not a transient error to retry blindly."""
     sendgrid_standin.delay_next(2.0)
     provider = SendGridProvider(api_key="SG.t", host=sendgrid_standin.url, timeout=0.5)
     started = datetime.now(UTC)
-    with pytest.raises(TransientMailError):
+    with pytest.raises(UncertainMailError):
         provider.send(make_message())
     assert datetime.now(UTC) - started < timedelta(seconds=1.8)  # the timeout, not the delay
 

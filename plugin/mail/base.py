@@ -111,6 +111,21 @@ class PermanentMailError(MailError):
     """4xx other than 429, or a message we refuse to build: escalate, do not retry."""
 
 
+class UncertainMailError(Exception):
+    """The request reached the provider but no answer came back (a read timeout, a connection cut
+    after the body went out): the message may have been accepted. It is never retried blindly; the
+    provider's events (or `MailProvider.was_sent`) confirm or refute it (invariant 9)."""
+
+
+@dataclass(frozen=True)
+class SendCheck:
+    """What a provider can tell about one message after the fact."""
+
+    sent: bool
+    at: datetime | None = None  # when the provider took it, if known
+    provider_message_id: str | None = None
+
+
 @runtime_checkable
 class MailProvider(Protocol):
     name: str
@@ -120,6 +135,11 @@ class MailProvider(Protocol):
     def send_bulk(self, message: BulkMessage) -> dict[int, str | None]:
         """Send to every recipient in one request: all accepted (notification id -> provider
         message id), or one error for all."""
+        ...
+
+    def was_sent(self, notification_id: int) -> SendCheck | None:
+        """Whether a message whose send was interrupted reached the provider; None: this provider
+        cannot say (SendGrid: its events will)."""
         ...
 
 

@@ -23,6 +23,7 @@ from plugin.mail.base import (
     BulkMessage,
     OutgoingMessage,
     PermanentMailError,
+    SendCheck,
     SendResult,
     ghostless_headers,
     prepare,
@@ -116,6 +117,15 @@ class OutboxProvider:
                 pass
             raise
         return SendResult(provider_message_id=_message_id(message))
+
+    def was_sent(self, notification_id: int) -> SendCheck:
+        """The file is written atomically, so it exists exactly when the message was sent."""
+        for path in self.directory.glob(f"{notification_id:08d}-*.eml"):
+            parsed = _parse(path)
+            date = parsed["Date"]
+            return SendCheck(sent=True, at=date.datetime if date is not None else None,
+                             provider_message_id=str(parsed["Message-ID"]) if parsed["Message-ID"] else None)
+        return SendCheck(sent=False)
 
     def send_bulk(self, message: BulkMessage) -> dict[int, str | None]:
         """One file per recipient, as each of them receives it."""

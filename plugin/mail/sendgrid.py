@@ -3,11 +3,11 @@
 Error mapping (see notes/stack/sendgrid.md):
 - 200/202 -> sent; 200 is what sandbox mode answers.
 - 429 -> TransientMailError, retry_at from X-RateLimit-Reset (unix seconds).
-- 5xx, timeouts, connection failures -> TransientMailError.
+- 5xx, a connection that could not be made -> TransientMailError (SendGrid did not take it).
+- no answer after the request went out (read timeout, connection cut) -> UncertainMailError: it
+  may have been accepted, and SendGrid has no idempotency key, so it is not retried until the Event
+  Webhook says whether SendGrid processed it (invariant 9).
 - other 4xx -> PermanentMailError carrying SendGrid's own error messages.
-
-SendGrid has no idempotency key: a timeout after the request was sent may already have been
-accepted, so retrying a TransientMailError can, rarely, deliver a mail twice.
 """
 
 from __future__ import annotations
@@ -44,19 +44,25 @@ from plugin.mail.base import (
     BulkMessage,
     OutgoingMessage,
     PermanentMailError,
+    SendCheck,
     SendResult,
     TransientMailError,
+    UncertainMailError,
     clean_header_text,
     ghostless_headers,
     prepare,
 )
 
-# Network failures that mean "SendGrid did not answer": worth another try later.
-# TimeoutError covers socket.timeout (an alias since 3.10); URLError wraps refused connections.
-_NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+# urllib wraps whatever goes wrong while *sending* the request (refused connection, DNS, a connect
+# timeout) in URLError: SendGrid never had the whole request, so another try later is safe.
+_NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (urllib.error.URLError,)
+# Errors while *waiting for the answer* (a read timeout, the connection cut, a garbled status line)
+# come unwrapped: the request went out and may have been accepted, so it must not be retried
+# before SendGrid's events say whether it was.
+# TimeoutError covers socket.timeout (an alias since 3.10).
+_NO_ANSWER_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     socket.timeout,
-    urllib.error.URLError,
     ConnectionError,
     http.client.HTTPException,
 )
@@ -197,6 +203,11 @@ class SendGridProvider:
     def send(self, message: OutgoingMessage) -> SendResult:
         return SendResult(provider_message_id=self._post(self.build_request_body(message)))
 
+    def was_sent(self, notification_id: int) -> SendCheck | None:
+        """SendGrid cannot be asked about one message without the paid Email Activity API: its Event
+        Webhook (plugin.sendgrid_events) confirms an uncertain send instead."""
+        return None
+
     def _post(self, body: dict[str, Any]) -> str | None:
         """POST /v3/mail/send; the X-Message-Id on success, a Transient/PermanentMailError otherwise."""
         try:
@@ -204,8 +215,10 @@ class SendGridProvider:
             response = self._client.client.mail.send.post(request_body=body)
         except HTTPError as exc:
             raise self._map_http_error(exc) from exc
-        except _NETWORK_ERRORS as exc:
+        except _NOT_SENT_ERRORS as exc:
             raise TransientMailError(f"SendGrid unreachable: {exc!r}") from exc
+        except _NO_ANSWER_ERRORS as exc:
+            raise UncertainMailError(f"SendGrid did not answer after the request was sent: {exc!r}") from exc
 
         if response.status_code in (200, 202):
             return _header(response.headers, "X-Message-Id")

@@ -32,12 +32,13 @@ from plugin.mail.base import (
     OutgoingMessage,
     PermanentMailError,
     TransientMailError,
+    UncertainMailError,
     prepare,
     substitute,
 )
 from plugin.models import Notification, NotificationKind, NotificationState
 from plugin.notify import compose
-from plugin.notify.jobs import ACTOR, fail, ready_to_send, record_sent, retry_later
+from plugin.notify.jobs import ACTOR, fail, fate_unknown, ready_to_send, record_sent, retry_later
 from plugin.notify.render import RenderedMessage
 from plugin.sla import messages
 
@@ -230,6 +231,11 @@ def _send(provider: Any, bulk: BulkMessage, attempts: dict[int, int], totals: Co
         for notification_id in ids:
             fail(notification_id, str(exc))
         totals["failed"] += len(ids)
+        return
+    except UncertainMailError as exc:
+        for notification_id in ids:
+            fate_unknown(notification_id, str(exc))
+        totals["unknown"] += len(ids)
         return
     rt = runtime.current()
     with rt.db.session() as session:

@@ -8,9 +8,11 @@
    cancels its rejection) and render, committed, so the stored content is exactly what was sent;
 3. send through the provider, outside any transaction;
 4. record the outcome: sent (and discharge the cycle), back to scheduled with a backoff on a
-   transient error (429 waits for X-RateLimit-Reset), or failed and escalated on a permanent one.
-A worker that dies between 2 and 4 leaves the row "sending"; the sweeper fails and escalates it
-rather than risk sending twice (SendGrid has no idempotency key).
+   transient error (429 waits for X-RateLimit-Reset), failed and escalated on a permanent one, or
+   "unknown" when the provider took the request but never answered.
+A worker that dies between 2 and 4 leaves the row "sending"; the sweeper marks it "unknown" rather
+than risk sending twice (SendGrid has no idempotency key): the provider's events confirm or refute
+it (plugin.sla.messages, "a message whose fate is unknown").
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from plugin import clock, runtime
-from plugin.mail.base import PermanentMailError, TransientMailError
+from plugin.mail.base import PermanentMailError, TransientMailError, UncertainMailError
 from plugin.models import Notification, NotificationKind, NotificationState
 from plugin.notify import compose
 from plugin.notify.render import TemplateError
@@ -97,6 +99,8 @@ def send_notification(notification_id: int) -> str:
         return retry_later(notification_id, exc, attempts)
     except PermanentMailError as exc:
         return fail(notification_id, str(exc))
+    except UncertainMailError as exc:
+        return fate_unknown(notification_id, str(exc))
 
     with rt.db.session() as session:
         notification = session.get(Notification, notification_id)
@@ -172,6 +176,15 @@ def retry_later(notification_id: int, exc: TransientMailError, attempts: int) ->
         )
     log.warning("notification %s: transient failure (%s); retrying at %s", notification_id, exc, retry_at)
     return f"retry at {retry_at.isoformat()}"
+
+
+def fate_unknown(notification_id: int, error: str) -> str:
+    """The provider may have taken it: not retried until its events say (plugin.sla.messages)."""
+    with runtime.current().db.session() as session:
+        notification = session.get(Notification, notification_id)
+        assert notification is not None
+        messages.mark_unknown(session, notification, error, clock.now(), ACTOR)
+    return f"unknown: {error}"
 
 
 def fail(notification_id: int, error: str) -> str:

@@ -123,9 +123,10 @@ def closing_job_titles(session: Session, notification: Notification) -> list[str
     return [a.job.title or "the position" for a in _closing_applications(session, notification)]
 
 
-def on_sent(session: Session, notification: Notification, now: datetime, actor: str) -> None:
-    """The provider accepted the message: a candidate-facing update or decision discharges the cycle;
-    a date it named is now a promise."""
+def on_sent(session: Session, notification: Notification, now: datetime, actor: str,
+            at: datetime | None = None) -> None:
+    """The provider accepted the message (at `at`, default now): a candidate-facing update or
+    decision discharges the cycle; a date it named is now a promise."""
     if notification.delivery_status is not None and notification.delivery_status.undeliverable:
         # SendGrid reported a bounce before the worker recorded the send (the webhook won the race):
         # the cycle stays open and at risk, and the recruiter has been told already.
@@ -135,7 +136,7 @@ def on_sent(session: Session, notification: Notification, now: datetime, actor: 
         obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
         if obligation is not None and obligation.state is ObligationState.OPEN:
             obligations.put_in_writing(obligation, named, now, actor)
-    _discharge(session, notification, at=now, now=now, actor=actor)
+    _discharge(session, notification, at=at or now, now=now, actor=actor)
 
 
 def _discharge(session: Session, notification: Notification, *, at: datetime, now: datetime, actor: str) -> None:
@@ -251,6 +252,56 @@ def pending_decision_at(session: Session, application_id: int) -> datetime | Non
             Notification.state.in_(UNSENT),
         ).order_by(Notification.scheduled_for).limit(1)
     )
+
+
+# -- a message whose fate is unknown -----------------------------------------------------------------
+#
+# A worker that died between handing a message to the provider and recording the answer, or a
+# provider that took the request and never answered, leaves a message that may or may not have gone
+# out. It is not a failure and not a bounce (nothing says the address is bad), and it is never sent
+# again on a guess (invariant 9): it waits in state `unknown` until the provider's events confirm it
+# (`confirm_sent`) or the provider says it never had it (`refute`). A deadline that passes meanwhile
+# is a breach for reason `unknown`, undone if the message turns out to have gone out in time.
+
+FATE_UNKNOWN = "unknown"  # notification state, audit action and breach reason
+
+
+def mark_unknown(session: Session, notification: Notification, why: str, now: datetime, actor: str) -> None:
+    notification.state = NotificationState.UNKNOWN
+    notification.last_error = why[:2000]
+    audit(session, notification.org_id, "notification", notification.id, "fate_unknown", now, actor,
+          after={"why": why})
+    log.warning("notification %s: fate unknown (%s); waiting for the provider's events", notification.id, why)
+
+
+def confirm_sent(session: Session, notification: Notification, *, at: datetime, provider: str | None,
+                 provider_message_id: str | None, now: datetime, actor: str, evidence: str) -> None:
+    """A message of unknown fate reached the provider at `at` after all: it is sent as of then."""
+    if notification.state is not NotificationState.UNKNOWN:
+        return
+    notification.state, notification.sent_at = NotificationState.SENT, at
+    notification.provider = notification.provider or provider
+    notification.provider_message_id = notification.provider_message_id or provider_message_id
+    audit(session, notification.org_id, "notification", notification.id, "confirmed_sent", now, actor,
+          after={"at": at.isoformat(), "evidence": evidence})
+    on_sent(session, notification, now, actor, at=at)
+    if notification.application_id is None:
+        return
+    for obligation in _locked(session, Obligation.application_id == notification.application_id,
+                              Obligation.breach_reason == FATE_UNKNOWN, Obligation.discharged_at == at):
+        if at <= obligation.due_at:  # it went out in time: the breach was never one
+            obligation.breached_at = obligation.breach_reason = None
+
+
+def refute(session: Session, notification: Notification, why: str, now: datetime, actor: str) -> None:
+    """The provider never had the message: it has not been sent, so sending it now is not a second
+    send. It goes back to wait for its send window."""
+    if notification.state not in (NotificationState.UNKNOWN, NotificationState.SENDING):
+        return
+    notification.state = NotificationState.SCHEDULED
+    notification.scheduled_for = send_window_opening(session, notification, now)
+    audit(session, notification.org_id, "notification", notification.id, "not_sent", now, actor,
+          after={"why": why, "scheduled_for": notification.scheduled_for.isoformat()})
 
 
 # -- mail that did not reach the candidate -----------------------------------------------------------

@@ -5,8 +5,8 @@
 3. Scheduled messages whose time came are claimed (scheduled -> queued) and handed to `dispatch`
    after the commit, so a job never runs before the row it reads exists.
 4. Messages stuck in flight are recovered: a queued row whose job was lost is dispatched again; a
-   row a worker left "sending" is failed and escalated (it may or may not have gone out, and we
-   never send twice).
+   row a worker left "sending" becomes "unknown" (it may or may not have gone out, and we never
+   send twice): the provider confirms it as sent or refutes it, and only a refuted one is sent.
 
 Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, conditional updates (`WHERE state = ...`) and the
 obligation's version column everywhere, so any number of sweepers can run at once.
@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from plugin.db import Database
 from plugin.models import (
     Interview,
+    MailEvent,
     InterviewStatus,
     Notification,
     NotificationKind,
@@ -47,9 +48,28 @@ MAX_ROUNDS = 1000  # a safety stop: each round makes progress, so this is never 
 REQUEUE_AFTER = timedelta(minutes=10)  # a queued message whose job did not start by then was lost
 SENDING_TIMEOUT = timedelta(minutes=15)  # a worker that claimed a message this long ago has died
 AUTOPILOT_RECHECK = timedelta(minutes=5)  # after a pending decision's send time
+# A message of unknown fate whose provider events have not come this long after it was handed over,
+# while later messages' events have, was never accepted.
+UNKNOWN_REFUTE_AFTER = timedelta(hours=1)
 ACTOR = "sweeper"
 
 Dispatch = Callable[[Sequence[int]], None]
+
+
+class SendAnswer(Protocol):
+    """The mail provider's answer about an interrupted send (plugin.mail.base.SendCheck); the core
+    only needs its shape, not the mail package."""
+
+    sent: bool
+    at: datetime | None
+    provider_message_id: str | None
+
+
+SendCheckFn = Callable[[int], SendAnswer | None]  # None: the provider cannot say
+
+
+def cannot_tell(notification_id: int) -> SendAnswer | None:
+    return None
 
 
 @dataclass
@@ -71,11 +91,11 @@ class SweepReport:
                 f"ATS deliveries re-queued {self.ats_deliveries_requeued}, polls started {self.ats_polls}")
 
 
-def sweep(db: Database, now: datetime, dispatch: Dispatch) -> SweepReport:
+def sweep(db: Database, now: datetime, dispatch: Dispatch, check: SendCheckFn = cannot_tell) -> SweepReport:
     report = SweepReport()
     _in_batches(db, report, lambda s: _open_ended_interviews(s, now, report))
     _in_batches(db, report, lambda s: _take_due_rungs(s, now, report))
-    _recover_in_flight(db, now, dispatch, report)
+    _recover_in_flight(db, now, dispatch, check, report)
     while True:
         with db.session() as session:
             ids = _claim_due_messages(session, now)
@@ -223,7 +243,8 @@ def _claim_due_messages(session, now: datetime) -> list[int]:  # type: ignore[no
     ))
 
 
-def _recover_in_flight(db: Database, now: datetime, dispatch: Dispatch, report: SweepReport) -> None:
+def _recover_in_flight(db: Database, now: datetime, dispatch: Dispatch, check: SendCheckFn,
+                       report: SweepReport) -> None:
     with db.session() as session:
         lost = list(session.scalars(
             update(Notification)
@@ -237,9 +258,42 @@ def _recover_in_flight(db: Database, now: datetime, dispatch: Dispatch, report: 
             .with_for_update(skip_locked=True)
         ).all()
         for notification in stuck:
-            messages.mark_failed(session, notification, "The worker stopped while sending; delivery is unknown, "
-                                 "so it was not retried (a message is never sent twice).", now, ACTOR)
+            messages.mark_unknown(session, notification, "The worker stopped while sending; the message may or may "
+                                  "not have reached the provider, so it is not sent again until that is known.",
+                                  now, ACTOR)
         report.abandoned += len(stuck)
+        unknown = session.scalars(
+            select(Notification).where(Notification.state == NotificationState.UNKNOWN)
+            .order_by(Notification.queued_at).limit(BATCH).with_for_update(skip_locked=True)
+        ).all()
+        for notification in unknown:
+            _settle_unknown(session, notification, now, check)
     if lost:
         report.requeued += len(lost)
         dispatch(lost)
+
+
+def _settle_unknown(session, notification: Notification, now: datetime,  # type: ignore[no-untyped-def]
+                    check: SendCheckFn) -> None:
+    """Ask the provider about a message of unknown fate; without an answer, the events of messages
+    handed over after it are evidence: if theirs arrived and its own did not within
+    UNKNOWN_REFUTE_AFTER, the provider never had it (SendGrid posts `processed` for every message it
+    accepts)."""
+    answer = check(notification.id)
+    if answer is not None:
+        if answer.sent:
+            messages.confirm_sent(session, notification, at=answer.at or notification.queued_at or now,
+                                  provider=None, provider_message_id=answer.provider_message_id, now=now,
+                                  actor=ACTOR, evidence="the provider has it")
+        else:
+            messages.refute(session, notification, "the provider never received it", now, ACTOR)
+        return
+    handed_over = notification.queued_at or now
+    if now - handed_over < UNKNOWN_REFUTE_AFTER:
+        return
+    own = select(MailEvent.id).where(MailEvent.notification_id == notification.id).limit(1)
+    later = (select(MailEvent.id).join(Notification, MailEvent.notification_id == Notification.id)
+             .where(MailEvent.org_id == notification.org_id, Notification.queued_at > handed_over).limit(1))
+    if session.scalar(own) is None and session.scalar(later) is not None:
+        messages.refute(session, notification, "the provider's events arrived for later messages, none for this "
+                        "one", now, ACTOR)

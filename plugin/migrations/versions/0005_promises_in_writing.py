@@ -1,4 +1,5 @@
-"""promises in writing: the date a candidate was given, how a deadline was set, autopilot runs, human action
+"""promises in writing: the date a candidate was given, how a deadline was set, autopilot runs, human action,
+messages of unknown fate
 
 Revision ID: 0005
 Revises: 0004
@@ -26,6 +27,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column('autopilot_run', sa.Integer(), nullable=False, server_default=sa.text('0')))
     with op.batch_alter_table('applications') as batch:
         batch.add_column(sa.Column('last_human_action_at', plugin.db.UTCDateTime(timezone=True), nullable=True))
+    # Sweep: messages of unknown fate (a worker died mid-send) join the in-flight rows it recovers.
+    op.drop_index('ix_notifications_in_flight', table_name='notifications')
+    in_flight = sa.text("state IN ('queued', 'sending', 'unknown')")
+    op.create_index('ix_notifications_in_flight', 'notifications', ['queued_at'],
+                    sqlite_where=in_flight, postgresql_where=in_flight)
     # Dashboard: applications autopilot has had to answer twice or more in a row (neglected).
     op.create_index('ix_obligations_neglected', 'obligations', ['org_id', 'autopilot_run'],
                     sqlite_where=sa.text("state = 'open' AND autopilot_run >= 2"),
@@ -34,6 +40,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_obligations_neglected', table_name='obligations')
+    op.drop_index('ix_notifications_in_flight', table_name='notifications')
+    in_flight = sa.text("state IN ('queued', 'sending')")
+    op.create_index('ix_notifications_in_flight', 'notifications', ['queued_at'],
+                    sqlite_where=in_flight, postgresql_where=in_flight)
     with op.batch_alter_table('applications') as batch:
         batch.drop_column('last_human_action_at')
     with op.batch_alter_table('obligations') as batch:
