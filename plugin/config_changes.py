@@ -17,16 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.models import Application, ClosureDate, Job, Obligation, ObligationState, Organization
+from plugin.models import Application, ClosureDate, Job, Obligation, ObligationState, Organization, Rung
 from plugin.sla.calendar import CalendarError, validate_calendar
-from plugin.sla.obligations import audit, recompute
-from plugin.sla.policy import merge_policy, parse_hhmm
+from plugin.sla import deadlines
+from plugin.sla.deadlines import DueBasis
+from plugin.sla.obligations import audit, calendars, recompute
+from plugin.sla.policy import merge_policy, parse_hhmm, policy_for
 
 CALENDAR_FIELDS = ("timezone", "holiday_country", "holiday_subdivision", "working_weekdays", "closures")
 IDENTITY_FIELDS = ("name", "sender_name", "sender_email", "escalation_email")
@@ -58,12 +60,25 @@ class MovedDeadline:
     job: str
     due_before: datetime
     due_after: datetime
+    due_basis: str | None = None  # plugin.sla.deadlines.DueBasis: "honest", "written", ...
+
+
+# How far ahead the preview looks for what a change sets off at once.
+SOON = timedelta(days=1)
 
 
 @dataclass
 class ChangeOutcome:
     moved: int = 0  # open obligations whose deadline or next reminder time changed
     examples: list[MovedDeadline] = field(default_factory=list)
+    # Of the moved: the new rule put the deadline in the past (or within the hour), so it got the
+    # earliest honest one, the end of the candidate's next send window (no breach after the fact).
+    honest: int = 0
+    # Of the moved: held at a date a message already gave the candidate (a promise in writing).
+    held_in_writing: int = 0
+    # What the change sets off within SOON: autopilot updates to candidates, reminders to people.
+    autopilot_soon: int = 0
+    reminders_soon: int = 0
 
 
 # -- policies --------------------------------------------------------------------------------------
@@ -196,7 +211,9 @@ def recompute_open(session: Session, org: Organization, *, at: datetime, actor: 
     """Recompute every open obligation of the organisation (or of one job); count those that moved.
 
     Deadlines that have already passed stay as they were: whether the candidate heard by then is
-    history, and a configuration change must not rewrite it (nor erase a recorded breach).
+    history, and a configuration change must not rewrite it (nor erase a recorded breach). A deadline
+    the new rule would put in the past gets the earliest honest one instead (plugin.sla.deadlines.settle),
+    so lowering the SLA never files breaches after the fact.
     `examples`: how many moved deadlines to describe (soonest first), for a preview."""
     query = (select(Obligation).join(Application, Obligation.application_id == Application.id)
              .where(Obligation.org_id == org.id, Obligation.state == ObligationState.OPEN, Obligation.due_at > at)
@@ -209,9 +226,30 @@ def recompute_open(session: Session, org: Organization, *, at: datetime, actor: 
         if not recompute(obligation, org, at, actor):
             continue
         outcome.moved += 1
+        _count_consequences(outcome, obligation, due_before, org, at)
         if len(outcome.examples) < examples and obligation.due_at != due_before:
             outcome.examples.append(_describe(obligation, due_before))
     return outcome
+
+
+def _count_consequences(outcome: ChangeOutcome, obligation: Obligation, due_before: datetime, org: Organization,
+                        at: datetime) -> None:
+    """What the sweep will do about this recomputed cycle within SOON (the same rules it applies)."""
+    if obligation.due_at != due_before and obligation.due_basis == DueBasis.HONEST:
+        outcome.honest += 1
+    if obligation.due_basis == DueBasis.WRITTEN:
+        outcome.held_in_writing += 1
+    app = obligation.application
+    policy, cals = policy_for(org, app.job), calendars(org, app.candidate)
+    rung, rung_at = obligation.next_rung, obligation.next_action_at
+    while rung in (Rung.REMINDER_RECRUITER, Rung.REMINDER_HIRING_MANAGER) and rung_at is not None \
+            and rung_at <= at + SOON:
+        send_at = cals.org.next_window_opening(max(rung_at, at), policy.send_window)
+        if deadlines.reminder_worth_sending(send_at, obligation.due_at, policy, cals):
+            outcome.reminders_soon += 1
+        rung, rung_at = deadlines.next_rung(rung, obligation.due_at, policy, cals)
+    if rung is Rung.AUTOPILOT and policy.autopilot and rung_at is not None and rung_at <= at + SOON:
+        outcome.autopilot_soon += 1
 
 
 def _describe(obligation: Obligation, due_before: datetime) -> MovedDeadline:
@@ -224,6 +262,7 @@ def _describe(obligation: Obligation, due_before: datetime) -> MovedDeadline:
         job=app.job.title or app.job.external_id,
         due_before=due_before,
         due_after=obligation.due_at,
+        due_basis=obligation.due_basis,
     )
 
 

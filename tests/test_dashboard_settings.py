@@ -46,6 +46,8 @@ def policy_form(**changes: Any) -> dict[str, Any]:
         if isinstance(value, bool):
             if value:
                 form[key] = "on"
+        elif isinstance(value, list):  # autopilot's growing cadence, typed as "5, 10, 15"
+            form[key] = ", ".join(str(v) for v in value)
         else:
             form[key] = "" if value is None else str(value)
     return form

@@ -17,7 +17,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from sqlalchemy import select
 
 from plugin.api import current_org, db_session, now
-from plugin.config_changes import ConfigError, set_job_policy, set_organization_policy
+from plugin.config_changes import ChangeOutcome, ConfigError, set_job_policy, set_organization_policy
 from plugin.models import Job, Organization
 from plugin.sla.policy import DEFAULT_POLICY, merge_policy, parse_hhmm
 
@@ -49,6 +49,11 @@ class PolicySchema(Schema):
     first_update_working_days = _days(60)
     promised_decision_grace_working_days = fields.Integer(validate=validate.Range(min=0, max=30), strict=True)
     cadence_working_days = _days(60)
+    autopilot_cadence_working_days = fields.List(
+        fields.Integer(validate=validate.Range(min=1, max=60), strict=True),
+        validate=validate.Length(min=1, max=6),
+        metadata={"description": "Working days until the next news after autopilot's 1st, 2nd, ... update in a row "
+                                 "(the last entry repeats); default [5, 10, 15]. Must not shrink."})
     recruiter_reminder_working_days_before = _days(30, allow_none=True)
     hiring_manager_reminder_working_days_before = _days(30, allow_none=True)
     reminder_time = fields.String(validate=_HHMM)
@@ -58,6 +63,14 @@ class PolicySchema(Schema):
     job_closed_hold_minutes = fields.Integer(validate=validate.Range(min=0, max=7 * 24 * 60), strict=True)
     send_window_start = fields.String(validate=_HHMM)
     send_window_end = fields.String(validate=_HHMM)
+
+    @validates_schema
+    def cadence_never_shrinks(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        steps = data.get("autopilot_cadence_working_days")
+        if steps and any(later < earlier for earlier, later in zip(steps, steps[1:])):
+            # A candidate nobody answers must not be written to more and more often.
+            raise ValidationError("Each step must be at least as long as the one before, e.g. [5, 10, 15].",
+                                  "autopilot_cadence_working_days")
 
     @validates_schema
     def window_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -76,6 +89,15 @@ class PolicyResponseSchema(Schema):
     overrides = fields.Dict()
     effective = fields.Dict()
     recomputed = fields.Integer(metadata={"description": "open deadlines that moved (PUT only)"})
+    honest_deadlines = fields.Integer(metadata={
+        "description": "of those, deadlines the new rule would have put in the past: each got the end of the "
+                       "candidate's next send window instead, so no breach is filed after the fact (PUT only)"})
+    held_in_writing = fields.Integer(metadata={
+        "description": "of those, deadlines held at a date the candidate was already given in writing (PUT only)"})
+    autopilot_within_a_day = fields.Integer(metadata={
+        "description": "candidates autopilot will write to within a day unless someone acts first (PUT only)"})
+    reminders_within_a_day = fields.Integer(metadata={
+        "description": "reminders that will go to recruiters or hiring managers within a day (PUT only)"})
 
 
 @blp.route("/organization")
@@ -92,12 +114,12 @@ class OrganizationPolicy(MethodView):
         session = db_session()
         org = current_org(session)
         try:
-            moved = set_organization_policy(session, org, overrides, actor=g.actor, at=now()).moved
+            outcome = set_organization_policy(session, org, overrides, actor=g.actor, at=now())
         except ConfigError as exc:
             abort(422, message=exc.message, errors={"json": exc.errors})
         session.commit()
         return {"level": "organization", "job_id": None, "overrides": overrides,
-                "effective": merge_policy(overrides).to_dict(), "recomputed": moved}
+                "effective": merge_policy(overrides).to_dict(), **_consequences(outcome)}
 
 
 @blp.route("/jobs/<string:job_id>")
@@ -117,12 +139,17 @@ class JobPolicy(MethodView):
         org = current_org(session)
         job = _job(session, org, job_id)
         try:
-            moved = set_job_policy(session, org, job, overrides, actor=g.actor, at=now()).moved
+            outcome = set_job_policy(session, org, job, overrides, actor=g.actor, at=now())
         except ConfigError as exc:
             abort(422, message=exc.message, errors={"json": exc.errors})
         session.commit()
         return {"level": "job", "job_id": job_id, "overrides": overrides,
-                "effective": merge_policy(org.policy, overrides).to_dict(), "recomputed": moved}
+                "effective": merge_policy(org.policy, overrides).to_dict(), **_consequences(outcome)}
+
+
+def _consequences(outcome: ChangeOutcome) -> dict[str, int]:
+    return {"recomputed": outcome.moved, "honest_deadlines": outcome.honest, "held_in_writing": outcome.held_in_writing,
+            "autopilot_within_a_day": outcome.autopilot_soon, "reminders_within_a_day": outcome.reminders_soon}
 
 
 def _job(session, org: Organization, external_id: str) -> Job:  # type: ignore[no-untyped-def]

@@ -52,7 +52,7 @@ class PolicyField:
     name: str
     label: str
     hint: str
-    kind: str  # days | optional_days | minutes | time | switch
+    kind: str  # days | optional_days | day_steps | minutes | time | switch
     group: str
 
 
@@ -75,6 +75,10 @@ POLICY_FIELDS: tuple[PolicyField, ...] = (
     PolicyField("reminder_time", "Reminder time",
                 "Time of day reminders go out, in the organisation's time zone (24-hour HH:MM).", "time",
                 "Reminder ladder"),
+    PolicyField("autopilot_cadence_working_days", "Time between autopilot's updates",
+                "When nobody acts and autopilot keeps writing, working days until its next update after the 1st, "
+                "2nd, 3rd... update in a row, separated by commas; the last one repeats, and none may be shorter "
+                "than the one before.", "day_steps", "Reminder ladder"),
     PolicyField("autopilot", "Autopilot",
                 "When nobody acted, Ghostless sends the candidate a status update itself before the deadline. "
                 "Off: the talent-ops lead is alerted instead and the breach is reported.", "switch",
@@ -110,7 +114,19 @@ def show_value(kind: str, value: Any) -> str:
         return f"{value} working day{'' if value == 1 else 's'}"
     if kind == "minutes":
         return f"{value} minute{'' if value == 1 else 's'}"
+    if kind == "day_steps":
+        return ", then ".join(str(v) for v in value) + " working days" if value else ""
     return str(value)
+
+
+def _steps_text(value: Any) -> str:
+    """[5, 10, 15] as a person types it: "5, 10, 15"."""
+    return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _steps(raw: str) -> list[Any]:
+    """"5, 10, 15" as JSON would carry it (PolicySchema says what is wrong with any other part)."""
+    return [_typed(part.strip()) for part in raw.split(",") if part.strip()]
 
 
 # The job form's reminder choices (PolicySchema allows 0 to 30 working days before the deadline).
@@ -162,6 +178,8 @@ def parse_organization_policy(form: MultiDict[str, str], current: Mapping[str, A
             data[spec.name] = None
         elif raw == "":
             errors[spec.name] = ["Enter a time as HH:MM." if spec.kind == "time" else "Enter a whole number."]
+        elif spec.kind == "day_steps":
+            data[spec.name] = _steps(raw)
         else:
             data[spec.name] = _typed(raw) if spec.kind != "time" else raw
     loaded = _load_policy(data, errors)
@@ -180,6 +198,8 @@ def parse_job_policy(form: MultiDict[str, str]) -> dict[str, Any]:
             data[spec.name] = {"on": True, "off": False}.get(raw, raw)
         elif spec.kind == "optional_days" and raw == "none":
             data[spec.name] = None
+        elif spec.kind == "day_steps":
+            data[spec.name] = _steps(raw)
         else:
             data[spec.name] = _typed(raw) if spec.kind != "time" else raw
     return _load_policy(data, {})
@@ -339,7 +359,9 @@ def settings_policy() -> Any:
                     overridden=set(org.policy or {}), show_value=show_value, **_common()), status
 
     if request.method == "GET":
-        return render(200, values={key: _as_text(value) for key, value in effective.items()})
+        return render(200, values={key: _steps_text(value) if FIELD_BY_NAME.get(key) and
+                                   FIELD_BY_NAME[key].kind == "day_steps" else _as_text(value)
+                                   for key, value in effective.items()})
     try:
         overrides = parse_organization_policy(request.form, org.policy or {})
     except FormErrors as exc:
@@ -437,6 +459,8 @@ def _job_form_values(job: Job) -> dict[str, Any]:
             values[key] = "on" if value else "off"
         elif spec.kind == "optional_days" and value is None:
             values[key] = "none"
+        elif spec.kind == "day_steps":
+            values[key] = _steps_text(value)
         else:
             values[key] = str(value)
     values["publicly_advertised"] = {None: "", True: "yes", False: "no"}[job.publicly_advertised]

@@ -121,7 +121,10 @@ def build_context(session: Session, notification: Notification, now: datetime,
     context: dict[str, Any] = {
         "org": {"name": org.name, "sender_name": org.sender_name or org.name},
         "candidate": {"name": name, "first_name": name.split()[0] if name else None},
-        "job": {"title": app.job.title if app else None, "department": app.job.department if app else None},
+        "job": {"title": app.job.title if app else None, "department": app.job.department if app else None,
+                # Who should have acted (escalations name them).
+                "recruiter": (app.job.recruiter_name or app.job.recruiter_email) if app else None,
+                "hiring_manager": (app.job.hiring_manager_name or app.job.hiring_manager_email) if app else None},
         "application": {"stage": app.stage if app else None, "external_id": app.external_id if app else "",
                         "status": app.status.value if app else None},
         "recipient_name": notification.recipient_name,

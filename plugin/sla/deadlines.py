@@ -148,6 +148,16 @@ def previous_window_opening(cal: BusinessCalendar, instant: datetime, policy: Po
     return cal.window_start(day, policy.send_window)
 
 
+def reminder_worth_sending(send_at: datetime, due_at: datetime, policy: Policy, cals: Calendars) -> bool:
+    """A reminder helps only if it arrives while the person can still act before autopilot writes
+    (or, autopilot off, before the deadline). One arriving with autopilot or after it is noise about
+    a deadline nobody can still keep by hand (a late sweep, a deadline recomputed to the next window)."""
+    if policy.autopilot:
+        autopilot_at = rung_time(Rung.AUTOPILOT, due_at, policy, cals)
+        return autopilot_at is not None and send_at < autopilot_at
+    return send_at < due_at
+
+
 def next_rung(after: Rung | None, due_at: datetime, policy: Policy, cals: Calendars) -> tuple[Rung, datetime | None]:
     """The first enabled rung after `after` (None: from the start) and when it fires."""
     start = 0 if after is None else LADDER.index(after) + 1

@@ -171,13 +171,10 @@ def take_rung(session, obligation: Obligation, now: datetime) -> str:  # type: i
 
 def _remind(session, org, obligation: Obligation, kind: NotificationKind, policy, cals,  # type: ignore[no-untyped-def]
             now: datetime) -> str:
-    """A reminder in the organisation's working hours, unless it could only arrive after autopilot
-    (or the escalation) has already acted: then it is noise about a deadline nobody can still keep
-    by hand (a late sweep, a deadline recomputed to the next window)."""
+    """A reminder in the organisation's working hours, if it still gives the person time to act."""
     send_at = cals.org.next_window_opening(now, policy.send_window)
-    last_chance = deadlines.rung_time(Rung.AUTOPILOT, obligation.due_at, policy, cals) or obligation.due_at
-    if send_at > min(last_chance, obligation.due_at):
-        return f"{kind.value}: skipped, it would arrive after the deadline's last step"
+    if not deadlines.reminder_worth_sending(send_at, obligation.due_at, policy, cals):
+        return f"{kind.value}: skipped, it would arrive only when autopilot writes or the deadline passes"
     messages.schedule_internal(session, org, kind, obligation, at=send_at, now=now, actor=ACTOR)
     return kind.value
 
