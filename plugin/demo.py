@@ -43,6 +43,7 @@ from plugin.models import (
 from plugin.orgs import create_organization
 from plugin.processes import run_worker, serve, sweep_once
 from plugin.settings import Settings
+from plugin.sla import outcomes
 from plugin.users import create_user
 
 if TYPE_CHECKING:
@@ -199,6 +200,7 @@ def _next_instant(rt: runtime.Runtime, next_event: str | None, now: datetime) ->
 
 
 def summarize(rt: runtime.Runtime) -> dict[str, Any]:
+    """The round's numbers as of the demo clock; on time and missed as the dashboard counts them."""
     with rt.db.session() as session:
         interviewed = session.scalar(select(func.count()).select_from(Application)
                                      .where(Application.first_interview_ended_at.is_not(None))) or 0
@@ -207,16 +209,13 @@ def summarize(rt: runtime.Runtime) -> dict[str, Any]:
                 select(Notification.kind, func.count()).where(Notification.state == NotificationState.SENT)
                 .group_by(Notification.kind))}
         )
-        discharged = session.scalars(select(Obligation).where(Obligation.state == ObligationState.DISCHARGED)).all()
-        on_time = sum(1 for o in discharged if o.met)
-        breaches = session.scalar(select(func.count()).select_from(Obligation)
-                                  .where(Obligation.breached_at.is_not(None))) or 0
+        counted = outcomes.tally(session, clock.now())
         autopilot = session.scalar(select(func.count()).select_from(Obligation)
                                    .where(Obligation.autopilot_stepped_in.is_(True))) or 0
         still_open = session.scalar(select(func.count()).select_from(Obligation)
                                     .where(Obligation.state == ObligationState.OPEN)) or 0
-    return {"interviewed": interviewed, "messages": by_kind, "discharged": len(discharged), "on_time": on_time,
-            "breaches": breaches, "autopilot": autopilot, "open": still_open}
+    return {"interviewed": interviewed, "messages": by_kind, "on_time": counted.on_time, "missed": counted.missed,
+            "rate": counted.rate, "autopilot": autopilot, "open": still_open}
 
 
 def summarize_standin(standin: SendGridStandIn) -> dict[str, int]:
@@ -235,17 +234,18 @@ def summarize_standin(standin: SendGridStandIn) -> dict[str, int]:
 def _print_summary(played: dict[str, Any], rt: runtime.Runtime, out: Any,
                    standin: SendGridStandIn | None = None) -> None:
     s = summarize(rt)
-    rate = f"{100 * s['on_time'] / s['discharged']:.1f}%" if s["discharged"] else "n/a"
+    rate = f"{100 * s['rate']:.1f}%" if s["rate"] is not None else "n/a"
     print("\nSummary", file=out)
     print(f"  events played:           {played['events']} (clock stopped {played['steps']} times)", file=out)
     print(f"  candidates interviewed:  {s['interviewed']}", file=out)
     print(f"  messages sent:           {sum(s['messages'].values())}", file=out)
     for kind, count in sorted(s["messages"].items()):
         print(f"    {kind:<26}{count}", file=out)
-    print(f"  on-time rate:            {rate} ({s['on_time']} of {s['discharged']} cycles heard by their deadline)",
+    counted = s["on_time"] + s["missed"]
+    print(f"  on-time rate:            {rate} ({s['on_time']} of {counted} cycles answered or past their deadline)",
           file=out)
     print(f"  autopilot stepped in:    {s['autopilot']} times", file=out)
-    print(f"  breaches:                {s['breaches']}", file=out)
+    print(f"  deadlines missed:        {s['missed']}", file=out)
     print(f"  still waiting:           {s['open']} open obligations at the end of the round", file=out)
     if standin is None:
         print(f"  outbox:                  {rt.settings.resolved_outbox_dir.resolve()}", file=out)

@@ -56,7 +56,10 @@ TIMESTAMP_MEANINGS = {
     "events.received_at": "When Ghostless received that event from SendGrid's Event Webhook.",
     "obligations.due_at": "The deadline by which the candidate had to hear from the employer in that cycle.",
     "obligations.discharged_at": "When the candidate heard from the employer in that cycle (a message's sent_at, "
-                                 "or a contact the ATS reported); 'met' says whether that was by due_at.",
+                                 "or a contact the ATS reported). 'met': true when that was by due_at and no breach "
+                                 "was recorded; false when the deadline was missed (a breach, a late answer, or "
+                                 "no answer yet past due_at); empty while the deadline is ahead or when nothing "
+                                 "was owed any more (withdrawn, erased). The dashboard's on-time rate counts the same.",
     "generated_at": "When this document was produced.",
     "time_zone": "Every instant is UTC (ISO 8601). The printable page also shows the organisation's time zone.",
 }

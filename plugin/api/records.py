@@ -45,7 +45,10 @@ class ObligationSchema(Schema):
     discharged_at = fields.DateTime(allow_none=True)
     discharged_by = fields.String(allow_none=True)
     closed_reason = fields.String(allow_none=True)
-    met = fields.Boolean(allow_none=True)
+    met = fields.Boolean(allow_none=True, metadata={
+        "description": "true: answered by due_at with no breach recorded; false: missed (a breach, a late answer, "
+                       "or still open past due_at); null: due_at still ahead, or nothing owed (withdrawn, erased). "
+                       "The dashboard's on-time rate counts the same way."})
     breached_at = fields.DateTime(allow_none=True)
     breach_reason = fields.String(allow_none=True)
     at_risk = fields.Boolean()

@@ -4,12 +4,10 @@ No Flask here: every function takes a SQLAlchemy session, a WHERE clause on `Job
 scope plus the page's filters, see `job_filter`) and instants, so the numbers can be tested and timed
 on their own.
 
-Outcome of one cycle (obligation), the unit every number counts:
-- on time: discharged, no breach recorded, and discharged_at <= due_at; it happened at discharged_at;
-- missed: a breach was recorded, or it was discharged after due_at, or it is still open with due_at
-  in the past; it happened at due_at;
-- none (yet): open and not yet due, or closed (nothing owed: withdrawn, erased...) without a breach.
-A cycle belongs to a period when its outcome instant falls in the period. Because an on-time outcome
+Every number counts cycles (obligations) by their outcome, defined once in `plugin.sla.outcomes`
+(the demo summary and the API's `met` use the same rule): on time at discharged_at, missed at due_at,
+or neither (not yet due, or nothing owed). A cycle belongs to a period when its outcome instant falls
+in the period. Because an on-time outcome
 happens at discharged_at and a missed one at due_at, the cohort is always inside
 `due_at in period OR discharged_at in period`, which the (org_id, due_at) and (org_id, discharged_at)
 indexes answer; the exact classification is then a CASE in the same query.
@@ -37,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from plugin.models import Application, Candidate, Job, Obligation, ObligationState, Rung
 from plugin.sla.calendar import BusinessCalendar
+from plugin.sla.outcomes import outcome_columns
 from plugin.sla.policy import merge_policy
 
 ROLLING_PERIODS = {"30": 30, "90": 90}
@@ -157,28 +156,13 @@ def job_label(title: str | None, external_id: str) -> str:
     return f"{title} ({external_id})" if title else external_id
 
 
-# --- outcome classification (SQL) ------------------------------------------------------------------
-
-
-def _outcome_columns(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[Any]]:
-    discharged = Obligation.state == ObligationState.DISCHARGED
-    on_time = and_(Obligation.breached_at.is_(None), discharged, Obligation.discharged_at <= Obligation.due_at)
-    missed = and_(
-        ~on_time,
-        or_(
-            Obligation.breached_at.is_not(None),
-            and_(discharged, Obligation.discharged_at > Obligation.due_at),
-            and_(Obligation.state == ObligationState.OPEN, Obligation.due_at < now),
-        ),
-    )
-    instant = case((on_time, Obligation.discharged_at), else_=Obligation.due_at)
-    return on_time, missed, instant
+# --- the cohort of a period (outcomes as in plugin.sla.outcomes) ----------------------------------------
 
 
 def _cohort(query: Select[Any], org_id: str, where: ColumnElement[bool], start: datetime, end: datetime,
             now: datetime) -> Select[Any]:
     """Obligations whose outcome fell in [start, end), for the jobs `where` selects."""
-    on_time, missed, instant = _outcome_columns(now)
+    on_time, missed, instant = outcome_columns(now)
     return (
         query.select_from(Obligation)
         .join(Application, Application.id == Obligation.application_id)
@@ -238,7 +222,7 @@ class Outcomes:
     def read(cls, session: Session, org_id: str, where: ColumnElement[bool], boundaries: Iterable[datetime],
              now: datetime) -> Outcomes:
         cuts = sorted(set(boundaries))
-        on_time, _, instant = _outcome_columns(now)
+        on_time, _, instant = outcome_columns(now)
         bucket = _bucket_of(instant, cuts, 0, len(cuts) - 2)
         query = _cohort(select(Application.job_id, bucket.label("bucket"), _count(on_time), func.count(),
                                _count(Obligation.autopilot_stepped_in.is_(True))),
@@ -610,7 +594,7 @@ def breach_reason_words(breach_reason: str | None, state: ObligationState) -> st
 def breached(session: Session, org_id: str, where: ColumnElement[bool], period: Period, now: datetime,
              limit: int | None = None) -> list[ListRow]:
     """Cycles missed in the period, and every cycle still open past its deadline now; latest deadline first."""
-    _, missed, _ = _outcome_columns(now)
+    _, missed, _ = outcome_columns(now)
     in_period = _cohort(select(Obligation.id), org_id, where, period.start, period.end, now).where(missed)
     open_past_due = and_(Obligation.state == ObligationState.OPEN, Obligation.due_at < now)
     query = (_list_query(org_id, where)
