@@ -92,8 +92,8 @@ def test_dashboard_journeys_at_desktop_and_phone_width(browser: Browser, live_se
     # The round is played once (it takes a while); each width then walks the same journey, with a
     # policy change of its own so each sees an effect.
     admin = credentials(demo_round, "admin")
-    admin_journey(browser, live_server, rt, admin, "1280", DESKTOP, cadence_days=7)
-    admin_journey(browser, live_server, rt, admin, "390", PHONE, cadence_days=6)
+    admin_journey(browser, live_server, rt, admin, "1280", DESKTOP, cadence_days="3, 6, 9")
+    admin_journey(browser, live_server, rt, admin, "390", PHONE, cadence_days="2, 4, 8")
     manager_view(browser, live_server, credentials(demo_round, "manager"), "1280", DESKTOP)
     manager_view(browser, live_server, credentials(demo_round, "manager"), "390", PHONE)
     for size, options in (("1280", DESKTOP), ("390", PHONE)):
@@ -101,7 +101,7 @@ def test_dashboard_journeys_at_desktop_and_phone_width(browser: Browser, live_se
 
 
 def admin_journey(browser: Browser, server: str, rt: Any, admin: tuple[str, str], size: str,
-                  context_options: dict[str, Any], cadence_days: int) -> None:
+                  context_options: dict[str, Any], cadence_days: str) -> None:
     context = browser.new_context(**context_options)
     page = context.new_page()
     errors: list[str] = []
@@ -152,8 +152,9 @@ def admin_journey(browser: Browser, server: str, rt: Any, admin: tuple[str, str]
         before = open_due(rt)
         page.get_by_role("link", name="Settings", exact=True).click()
         page.goto(f"{server}/dashboard/settings/policy")
-        # The round's open cycles were all opened by status updates: the cadence governs them.
-        page.get_by_label("Time between status updates").fill(str(cadence_days))
+        # The round's open cycles were all opened by autopilot's updates: its cadence governs them.
+        # Shorter steps move them earlier (later ones would be held at the date each update named).
+        page.get_by_label("Time between autopilot's updates").fill(cadence_days)
         page.get_by_role("button", name="Preview", exact=True).click()
         preview = page.locator("#preview")
         expect(preview).to_contain_text("This change moves")

@@ -65,7 +65,8 @@ POLICY_FIELDS: tuple[PolicyField, ...] = (
                 "When the candidate was promised a decision date, working days after it until the deadline.",
                 "days", "Deadlines"),
     PolicyField("cadence_working_days", "Time between status updates",
-                "After a status update, working days until the next one is due.", "days", "Deadlines"),
+                "After a person's status update or a contact the ATS reports, working days until the next news "
+                "is due.", "days", "Deadlines"),
     PolicyField("recruiter_reminder_working_days_before", "Remind the recruiter",
                 "Working days before the deadline the recruiter is reminded. Blank: no reminder.",
                 "optional_days", "Reminder ladder"),
