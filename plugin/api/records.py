@@ -40,6 +40,16 @@ class ObligationSchema(Schema):
     promised_on = fields.Date(allow_none=True, metadata={
         "description": "the day a person's status update promised the next news (then due_at is that day)"})
     due_at = fields.DateTime()
+    due_basis = fields.String(allow_none=True, metadata={
+        "description": "how due_at was set: sla (the policy's working days), promised_decision, person (a person's "
+                       "status update named the day), written (held at the latest date a message gave the "
+                       "candidate), honest (the policy's deadline had passed when the data arrived: the end of "
+                       "the candidate's next send window instead)"})
+    written_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "end of the send window on the latest date a message put in writing for this cycle; "
+                       "due_at never moves later than it"})
+    autopilot_run = fields.Integer(metadata={
+        "description": "autopilot updates in a row before this cycle (2 or more: the application is neglected)"})
     next_rung = fields.Function(lambda o: o.next_rung.value)
     next_action_at = fields.DateTime(allow_none=True)
     discharged_at = fields.DateTime(allow_none=True)
@@ -50,7 +60,10 @@ class ObligationSchema(Schema):
                        "or still open past due_at); null: due_at still ahead, or nothing owed (withdrawn, erased). "
                        "The dashboard's on-time rate counts the same way."})
     breached_at = fields.DateTime(allow_none=True)
-    breach_reason = fields.String(allow_none=True)
+    breach_reason = fields.String(allow_none=True, metadata={
+        "description": "forgotten, autopilot_off, undeliverable (mail bounced or could not be sent), late (a "
+                       "message meant to meet the deadline could not leave in time: a late sweep or worker), "
+                       "unknown (a message whose fate was unknown at the deadline)"})
     at_risk = fields.Boolean()
     autopilot_stepped_in = fields.Boolean()
     owner_email = fields.String(allow_none=True)
