@@ -362,7 +362,31 @@ def test_an_organisation_without_data_says_so_and_never_divides_by_zero(rt, clie
     page = text(get(client, "?period=90"))
     assert "No deadlines fell in the last 30 days." in page and "No deadlines fell in the last 90 days." in page
     assert "No deadlines fell in this period." in page and "Nobody is at risk right now." in page
+    assert "Nobody is neglected" in page
     assert get(client, "?export=job").startswith("Job,Cycles")
+
+
+def test_candidates_autopilot_answered_twice_in_a_row_are_listed_as_neglected(rt, client, org, clock, tick):
+    """Ada is forgotten for three weeks (autopilot on Mon 9 and Tue 17 Nov); Ben's recruiter calls
+    after the first autopilot update; Sally is answered by the ATS. Only Ada is neglected."""
+    clock.set(utc(2026, 11, 2, 20))
+    for who in ("ada", "ben", "sal"):
+        org.post(interview_done(clock.now(), app=f"a-{who}", candidate=f"c-{who}", name=NAMES[who],
+                                interview=f"i-{who}"))
+    org.post(ev("application.rejected", "sal", utc(2026, 11, 4, 15), reason="Filled", ats_notification="sent"))
+    while clock.now() < utc(2026, 11, 18, 15):
+        tick(by=timedelta(hours=3))
+        if clock.now() == utc(2026, 11, 11, 20):
+            org.post(ev("candidate.contacted", "ben", clock.now(), channel="phone"))
+    add_user(rt, org.id, "boss@acme.example", "admin")
+    sign_in(client, "boss@acme.example")
+    page = get(client, "")
+    section = page[page.index('id="neglected-heading"'):page.index('id="breached-heading"')]
+    assert "Ada Lovelace" in section and "Ben Bitdiddle" not in section and "Sally Sales" not in section
+    assert re.search(r'<td class="num">2</td>', section)
+    _, rows = csv_rows(client, "?export=neglected")
+    assert rows[0][:5] == ["Candidate", "Job", "Department", "Cycle", "Autopilot updates in a row"]
+    assert [(r[0], r[4]) for r in rows[1:]] == [("Ada Lovelace", "2")]
 
 
 def test_sign_in_is_required(client, org):

@@ -48,6 +48,8 @@ BREACH_REASONS = {
     "forgotten": "nobody sent an update",
     "undeliverable": "mail could not be delivered",
     "autopilot_off": "autopilot is off for this job",
+    "late": "the update could not go out in time (the sweeper or a worker was late)",
+    "unknown": "a message may have gone out; the mail provider has not confirmed it yet",
 }
 LATE_ANSWER = "the update came after the deadline"
 
@@ -516,6 +518,7 @@ class ListRow:
     at_risk: bool = False
     reason: str | None = None
     discharged_at: datetime | None = None
+    autopilot_run: int = 0
 
 
 def _list_columns() -> tuple[Any, ...]:
@@ -523,7 +526,7 @@ def _list_columns() -> tuple[Any, ...]:
             Job.external_id, Job.department, Job.recruiter_name, Job.recruiter_email, Obligation.cycle,
             Obligation.due_at, Obligation.owner_email, Obligation.state, Obligation.next_rung,
             Obligation.next_action_at, Obligation.at_risk, Obligation.breach_reason, Obligation.discharged_at,
-            Job.policy_override)
+            Job.policy_override, Obligation.autopilot_run)
 
 
 def _list_query(org_id: str, where: ColumnElement[bool]) -> Select[Any]:
@@ -552,7 +555,7 @@ def _row(r: Any, *, next_step: str | None = None, reason: str | None = None) -> 
         job=job_label(r.title, r.external_id), department=r.department, cycle=r.cycle, due_at=r.due_at,
         owner=_owner(r.owner_email, r.recruiter_name, r.recruiter_email), state=r.state, next_step=next_step,
         next_step_at=r.next_action_at if next_step else None, at_risk=bool(r.at_risk), reason=reason,
-        discharged_at=r.discharged_at,
+        discharged_at=r.discharged_at, autopilot_run=r.autopilot_run or 0,
     )
 
 
@@ -605,6 +608,20 @@ def breached(session: Session, org_id: str, where: ColumnElement[bool], period: 
     return [_row(r, reason=breach_reason_words(r.breach_reason, r.state)) for r in session.execute(query)]
 
 
+NEGLECTED_RUN = 2  # autopilot updates in a row that make an application neglected (DESIGN "After autopilot")
+
+
+def neglected(session: Session, org_id: str, where: ColumnElement[bool], limit: int | None = None) -> list[ListRow]:
+    """Candidates still waiting whom autopilot has had to answer twice or more in a row: nobody on the
+    hiring team has given them news of their own. Longest run first."""
+    query = (_list_query(org_id, where)
+             .where(Obligation.state == ObligationState.OPEN, Obligation.autopilot_run >= NEGLECTED_RUN)
+             .order_by(Obligation.autopilot_run.desc(), Obligation.due_at, Obligation.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return [_row(r, reason=f"autopilot wrote {r.autopilot_run} times in a row") for r in session.execute(query)]
+
+
 # --- everything the page shows ------------------------------------------------------------------------
 
 
@@ -619,6 +636,7 @@ class Overview:
     tables: dict[str, list[GroupRow]]
     at_risk: list[ListRow]
     breached: list[ListRow]
+    neglected: list[ListRow]
     horizon: datetime
 
 
@@ -640,5 +658,6 @@ def overview(session: Session, org_id: str, where: ColumnElement[bool], period: 
         speed=Speed.of(all_days), tables=tables,
         at_risk=at_risk_now(session, org_id, where, now, calendar, org_policy, limit=LIST_LIMIT + 1),
         breached=breached(session, org_id, where, period, now, limit=LIST_LIMIT + 1),
+        neglected=neglected(session, org_id, where, limit=LIST_LIMIT + 1),
         horizon=at_risk_horizon(now, calendar),
     )

@@ -4,7 +4,7 @@ Query string (all optional):
 - department, job (a Job id), period = 30 | 90 | custom, from / to (YYYY-MM-DD, organisation-local);
 - table = manager | recruiter | department | job, with sort = <column> and dir = asc | desc: sorts
   that one table (server-side; the header links carry the other filters along);
-- export = manager | recruiter | department | job | at_risk | breached: the same numbers as CSV.
+- export = manager | recruiter | department | job | at_risk | breached | neglected: the same numbers as CSV.
 Invalid values answer 400 with the page, the message next to the field, and no numbers.
 The numbers themselves live in `metrics` (no Flask there).
 """
@@ -25,7 +25,7 @@ from plugin.dashboard import metrics
 from plugin.dashboard.scope import visible_jobs
 from plugin.sla.policy import calendar_for
 
-LISTS = {"at_risk": "At risk now", "breached": "Breached"}
+LISTS = {"at_risk": "At risk now", "breached": "Breached", "neglected": "Neglected"}
 DEFAULT_SORT: tuple[str, Literal["asc", "desc"]] = ("cycles", "desc")
 
 
@@ -177,6 +177,13 @@ def _export(filters: Filters, session: Any, org_id: str, where: Any, period: met
             [r.candidate, r.job, r.department, r.cycle, local(r.due_at), r.owner, r.next_step,
              local(r.next_step_at), "yes" if r.at_risk else "no", request.host_url.rstrip("/") +
              timeline_url(r.application_id)] for r in risky))
+    if name == "neglected":
+        header = ["Candidate", "Job", "Department", "Cycle", "Autopilot updates in a row", f"Next news due ({zone.key})",
+                  "Owner", "Timeline"]
+        return csv_response(f"ghostless-neglected-{stamp}.csv", header, (
+            [r.candidate, r.job, r.department, r.cycle, r.autopilot_run, local(r.due_at), r.owner,
+             request.host_url.rstrip("/") + timeline_url(r.application_id)]
+            for r in metrics.neglected(session, org_id, where, limit=None)))
     late = metrics.breached(session, org_id, where, period, current, limit=None)
     header = ["Candidate", "Job", "Department", "Cycle", f"Due ({zone.key})", "Owner", "Reason", "Status",
               f"Answered at ({zone.key})", "Timeline"]
