@@ -143,6 +143,21 @@ def test_autopilot_that_could_not_leave_in_time_is_a_late_breach_not_a_success(o
     assert cycles(org)[0]["met"] is False  # the candidate heard a day late, and it says so
 
 
+def test_a_rejection_the_ats_holds_past_the_deadline_does_not_make_the_breach_late(org, tick, clock):
+    """Autopilot off; the ATS holds its rejection until after the deadline: that is a choice, not a
+    message that could not leave in time."""
+    ended = ny(2026, 11, 2, 15)  # due Mon 9 Nov 17:00
+    clock.set(ended)
+    org.post(interview_done(ended))
+    org.put("/api/v1/policies/jobs/j-1", {"autopilot": False})
+    walk(tick, clock, ny(2026, 11, 5, 10))
+    org.post(event("application.rejected", clock.now(), reason="Another candidate", ats_notification="none",
+                   notify_not_before=ny(2026, 11, 10, 10).isoformat()))
+    walk(tick, clock, ny(2026, 11, 10, 12))
+    first = cycles(org)[0]
+    assert (first["breach_reason"], first["met"], first["discharged_by"]) == ("autopilot_off", False, "rejection")
+
+
 @pytest.mark.parametrize("zone, due, escalated_at", [
     # London: due Mon 16 Nov 17:00 London (12:00 New York); autopilot's time is 04:00 New York.
     ("Europe/London", datetime(2026, 11, 16, 17, tzinfo=UTC), ny(2026, 11, 16, 9)),
