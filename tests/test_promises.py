@@ -12,8 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dashboard_support import add_user, sign_in
 from helpers import event, interview_done, notifications, sent
-from plugin.models import NotificationState
+from sqlalchemy import select
+
+from plugin.models import Application, NotificationState
 
 NY = ZoneInfo("America/New_York")
 
@@ -25,6 +28,11 @@ def ny(*args: int) -> datetime:
 def cycles(org, app: str = "a-1") -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """The application's cycles as the API reports them, first cycle first."""
     return sorted(org.get(f"/api/v1/applications/{app}")["obligations"], key=lambda c: c["cycle"])
+
+
+def app_row_id(rt, external_id: str = "a-1") -> int:  # type: ignore[no-untyped-def]
+    with rt.db.session() as session:
+        return session.scalar(select(Application.id).where(Application.external_id == external_id))
 
 
 def walk(tick, clock, until: datetime, step: timedelta = timedelta(hours=1)) -> None:  # type: ignore[no-untyped-def]
@@ -251,11 +259,16 @@ def test_a_lowered_sla_gives_the_earliest_honest_deadline_not_a_breach(org, tick
     assert all(cycles(org, app)[0]["met"] is True for app in ("a-1", "a-2"))
 
 
-def test_an_interview_reported_three_weeks_late_reminds_nobody_of_the_past_deadline(org, tick, clock, outbox):
+def test_an_interview_reported_three_weeks_late_reminds_nobody_of_the_past_deadline(org, rt, client, tick, clock,
+                                                                                   outbox):
     clock.set(ny(2026, 11, 30, 10))  # Mon 30 Nov; the interview was on Mon 9 Nov
     org.post(interview_done(ny(2026, 11, 9, 11)))
     [cycle] = cycles(org)
     assert (cycle["due_at"], cycle["due_basis"]) == (ny(2026, 11, 30, 17).isoformat(), "honest")
+    add_user(rt, org.id, "boss@acme.example", "admin")
+    sign_in(client, "boss@acme.example")
+    timeline = client.get(f"/dashboard/applications/{app_row_id(rt)}")
+    assert "not counted as forgotten" in timeline.get_data(as_text=True)
     walk(tick, clock, ny(2026, 12, 1, 12))
     assert [m["X-Ghostless-Kind"] for m in outbox()] == ["status_update"]  # no thank-you 3 weeks on, no reminder
     assert cycles(org)[0]["met"] is True

@@ -300,13 +300,29 @@ class Entry:
     reply: CandidateReply | None = None
 
 
+# How a cycle's deadline was set (plugin.sla.deadlines.DueBasis), when it is not simply the policy's.
+DUE_BASIS_WORDS = {
+    "promised_decision": "Deadline: the decision date promised to the candidate, plus the policy's grace.",
+    "person": "Deadline: the day a person's status update promised them.",
+    "written": "Deadline: held at the date a message already gave the candidate in writing.",
+    "honest": "Deadline: the policy's had already passed when Ghostless learned of this (late data or a changed "
+              "policy), so it is the end of the candidate's next send window; not counted as forgotten.",
+}
+
+
 def _cycle_entries(obligation: Obligation, zone: ZoneInfo) -> list[Entry]:
     # A cycle opened by an interview follows its event; one opened by a status update follows the
     # discharge of the previous cycle (same instant, so the rank decides).
     opened_rank = 1 if obligation.opened_by == "interview" else 3
+    lines = [f"The candidate must hear from us by {local_time(obligation.due_at, zone)}."]
+    if obligation.due_basis in DUE_BASIS_WORDS:
+        lines.append(DUE_BASIS_WORDS[obligation.due_basis])
+    if obligation.autopilot_run:
+        lines.append(f"Autopilot has written {obligation.autopilot_run} time{'s' if obligation.autopilot_run > 1 else ''} "
+                     "in a row before this cycle" + (": nobody on the team has given news of their own."
+                                                    if obligation.autopilot_run >= 2 else "."))
     entries = [Entry(obligation.opened_at, opened_rank, obligation.id, "cycle",
-                     f"Cycle {obligation.cycle} opened (by {obligation.opened_by.replace('_', ' ')})",
-                     [f"The candidate must hear from us by {local_time(obligation.due_at, zone)}."], "muted")]
+                     f"Cycle {obligation.cycle} opened (by {obligation.opened_by.replace('_', ' ')})", lines, "muted")]
     if obligation.discharged_at is not None:
         met = obligation.met
         verdict = "on time" if met else ("late" if met is False else "")
