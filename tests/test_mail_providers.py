@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import email.policy
 import json
+import re
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta, timezone
+from email.header import decode_header, make_header
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 
 from plugin.mail.base import (
     Address,
+    BulkMessage,
+    BulkRecipient,
     MailProvider,
     OutgoingMessage,
     PermanentMailError,
@@ -173,6 +179,53 @@ def test_invalid_messages_are_permanent_errors(outbox: OutboxProvider) -> None:
         with pytest.raises(PermanentMailError):
             outbox.send(message)
     assert read_outbox(outbox.directory) == []
+
+
+# Subjects every parser must read back exactly. Python's folder (policy.SMTP, 78 columns) broke each:
+# the first two went whole to a continuation line or were folded (a leading space for policy.default,
+# CRLF kept by compat32), the German one mixed encoded and plain words around a fold (a doubled space,
+# or a lost one), the last would be decoded as an RFC 2047 word by any parser.
+SUBJECTS = [
+    "Thank you for interviewing with us for Backend Engineer: what happens next",
+    "Reminder: update Ada Lovelace (Backend Engineer) by Mon 16 Nov 2026, 17:00 EST, then the hiring manager",
+    "Erinnerung: Jürgen Müller-Lüdenscheidt (Backend Engineer) braucht bis Mo., 16. Nov. 2026, 17:00 GMT eine "
+    "Rückmeldung",
+    "Escalation: José Álvarez-Núñez (Backend Engineer), deadline Mon 16 Nov 2026, 17:00 GMT",
+    "Après votre entretien pour le poste «\u00a0Backend Engineer\u00a0» : merci, et la suite",
+    "面接のお礼と今後の流れ：バックエンドエンジニア（東京）についてのご連絡です。ご確認ください。",
+    "A" * 120 + " " + "b" * 79,  # words longer than a line: the longest subject render.py lets through
+    "Ü" * 200,
+    "Update for =?utf-8?q?Ada?= (Backend Engineer)",
+]
+
+
+@pytest.mark.parametrize("subject", SUBJECTS, ids=lambda s: s[:24])
+def test_outbox_subject_reads_back_exactly_under_every_parser(outbox: OutboxProvider, subject: str) -> None:
+    outbox.send(make_message(subject=subject))
+    raw = next(outbox.directory.glob("*.eml")).read_bytes()
+    assert BytesParser(policy=email.policy.default).parsebytes(raw)["Subject"] == subject
+    legacy = BytesParser(policy=email.policy.compat32).parsebytes(raw)["Subject"]
+    assert str(make_header(decode_header(legacy))) == subject
+    assert read_outbox(outbox.directory)[0]["Subject"] == subject
+
+    head = raw.split(b"\r\n\r\n")[0]
+    assert head.isascii()
+    lines = head.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 998  # RFC 5322 2.1.1
+    for line in lines:  # RFC 2047 2: encoded-words at most 75 characters, their lines at most 76
+        if b"=?" in line:
+            assert len(line) <= 76, line
+            assert all(len(word) <= 75 for word in re.findall(rb"=\?[^?]+\?[QqBb]\?[^?]*\?=", line)), line
+
+
+@pytest.mark.parametrize("subject", SUBJECTS, ids=lambda s: s[:24])
+def test_sendgrid_passes_the_subject_through_unchanged(subject: str) -> None:
+    provider = SendGridProvider(api_key="SG.x", host="http://127.0.0.1:9")
+    assert provider.build_request_body(make_message(subject=subject))["subject"] == subject
+    bulk = BulkMessage(kind="job_closed", sender=Address("jobs@acme.example", "Acme Hiring"), subject=subject,
+                       text="Hello", html="<p>Hello</p>",
+                       recipients=[BulkRecipient(notification_id=7, to=Address("jose@example.org", "José"))])
+    assert provider.build_bulk_request_body(bulk)["subject"] == subject
 
 
 # --- SendGrid: request body ------------------------------------------------------------------

@@ -163,6 +163,37 @@ def test_missing_names_leave_no_holes(renderer, kind, locale):
         assert not re.search(r" [,.)]|\( |  |«\s*»", part), part
 
 
+# The thank-you sentence of next_steps, with the interview's stage and without it: each must read as
+# a whole sentence (es once said "su tiempo del proceso para el puesto" when the stage was missing).
+THANKS = {
+    "en": ("Thank you for taking the time to speak with us at the Onsite stage for the Backend Engineer role at "
+           "Acme.",
+           "Thank you for taking the time to speak with us for the Backend Engineer role at Acme."),
+    "es": ("Gracias por dedicarnos su tiempo en la entrevista de la fase «Onsite» para el puesto de Backend "
+           "Engineer en Acme.",
+           "Gracias por dedicarnos su tiempo en la entrevista para el puesto de Backend Engineer en Acme."),
+    "de": ("vielen Dank, dass Sie sich die Zeit für das Gespräch (Onsite) zur Stelle als Backend Engineer bei "
+           "Acme genommen haben.",
+           "vielen Dank, dass Sie sich die Zeit für das Gespräch zur Stelle als Backend Engineer bei Acme "
+           "genommen haben."),
+    # French typography: non-breaking spaces inside « ».
+    "fr": ("Merci d’avoir pris le temps d’échanger avec nous lors de l’étape «\u00a0Onsite\u00a0» pour le poste "
+           "«\u00a0Backend Engineer\u00a0» chez Acme.",
+           "Merci d’avoir pris le temps d’échanger avec nous pour le poste «\u00a0Backend Engineer\u00a0» chez Acme."),
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_next_steps_thanks_reads_whole_with_and_without_a_stage(renderer, locale):
+    with_stage, without_stage = THANKS[locale]
+    context = sample_context("next_steps", locale)
+    staged = renderer.render("next_steps", locale, context)
+    assert with_stage in staged.text and with_stage in visible(staged.html)
+    unstaged = renderer.render("next_steps", locale, context | {
+        "interview_stage": None, "application": {**context["application"], "stage": None}})
+    assert without_stage in unstaged.text and without_stage in visible(unstaged.html)
+
+
 # -- locale resolution ----------------------------------------------------------------------------
 
 

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 from email import headerregistry
 from email.errors import HeaderParseError
+from email.header import Header
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from plugin.mail.base import (
     Address,
@@ -49,9 +51,55 @@ def _message_id(message: OutgoingMessage) -> str:
     return f"<ghostless-{message.notification_id}@{domain}>"
 
 
+# RFC 5322 2.1.1: a line is at most 998 octets. RFC 2047 2: a line holding encoded-words at most 76.
+MAX_LINE_OCTETS = 998
+ENCODED_LINE_CHARS = 76
+
+
+def fold_subject(subject: str, linesep: str = "\r\n") -> str:
+    """The Subject field (with its line ending), written so that any parser reads back `subject`.
+
+    Python's folder (policy.SMTP, 78 columns) does not promise that: a value that fits a line of
+    its own but not after "Subject: " moves whole to a continuation line (policy.default then reads
+    a leading space); a longer one is folded, and compat32 keeps the fold in the value; a fold next
+    to an encoded-word doubles or drops the space beside it; and "=?...?=" in the text is decoded.
+    So:
+    1. plain ASCII without "=?" that fits one line goes on one line, unfolded;
+    2. anything else becomes RFC 2047 encoded-words only, each line at most 76 characters. The
+       whitespace between encoded-words is not part of the value; every space of the subject is
+       inside a word, so nothing is added or lost.
+    """
+    line = f"Subject: {subject}"
+    if subject.isascii() and "=?" not in subject and len(line) <= MAX_LINE_OCTETS:
+        return line + linesep
+    words = Header(subject, "utf-8", header_name="Subject").encode(linesep=linesep, maxlinelen=ENCODED_LINE_CHARS)
+    return f"Subject: {words}{linesep}"
+
+
+class _OutboxPolicy(email.policy.EmailPolicy):
+    """policy.SMTP, except that the Subject is stored as given and written by `fold_subject`."""
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        stored = super().header_store_parse(name, value)  # refuses line breaks, as before
+        # Kept verbatim: the header object would already have decoded an "=?...?=" in the text.
+        return (name, value) if name.lower() == "subject" and isinstance(value, str) else stored
+
+    def fold(self, name: str, value: Any) -> str:
+        return fold_subject(str(value), self.linesep) if name.lower() == "subject" else super().fold(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if name.lower() == "subject":
+            return fold_subject(str(value), self.linesep).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+# SMTP's line endings (CRLF), 7-bit headers, 78-column folding for every other field.
+OUTBOX_POLICY = _OutboxPolicy(linesep="\r\n")
+
+
 def build_email(message: OutgoingMessage, date: datetime) -> EmailMessage:
     """Build the MIME message (text + html alternative) for an already prepared message."""
-    mail = EmailMessage(policy=email.policy.SMTP)
+    mail = EmailMessage(policy=OUTBOX_POLICY)
     mail["From"] = _header_address(message.sender)
     mail["To"] = _header_address(message.to)
     if message.reply_to is not None:
