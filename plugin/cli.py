@@ -199,12 +199,18 @@ def web(bind: str, workers: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def serve(host: str, port: int) -> None:
-    """Web + worker + sweeper in one process (small installs; embedded default)."""
+    """Web + worker + sweeper in one process (small installs; embedded default). Stop with Ctrl-C or SIGTERM:
+    the embedded Redis stops with it."""
+    from redis import RedisError
+
     from plugin.processes import serve as serve_all
+    from plugin.runtime import EmbeddedRedisError
 
     rt = _runtime(upgrade_embedded=True)
     try:
         serve_all(rt, host, port)
+    except (EmbeddedRedisError, RedisError, OSError) as exc:  # Redis unreachable, port taken: said at start-up
+        raise click.ClickException(f"cannot serve: {exc}") from exc
     finally:
         rt.close()
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from dataclasses import dataclass, fields
 from datetime import datetime
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from rq import SimpleWorker, Worker
 
@@ -14,6 +17,9 @@ from plugin.ats import deliveries, polling
 from plugin.notify.jobs import dispatch
 from plugin.runtime import Runtime
 from plugin.sla.sweep import SweepReport, sweep
+
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +71,67 @@ def run_worker(rt: Runtime, burst: bool = False, simple: bool = False) -> bool:
 
 
 def serve(rt: Runtime, host: str, port: int) -> None:
-    """Web + sweeper + worker in one process, for small installs and the demo."""
+    """Web + sweeper + worker in one process, for small installs and the demo. Runs in the main thread.
+
+    1. SIGTERM stops it like Ctrl-C from the first instant, so the cleanup in step 5 always runs.
+    2. Redis is connected (the embedded one started) here, before any thread exists: the threads share
+       that one server, and a server that cannot start stops `serve` at once instead of in a thread.
+    3. The web server binds its port here too, so a port in use is reported at once.
+    4. The RQ worker runs in this thread; it installs its own SIGINT/SIGTERM handlers (a warm stop: the
+       job in hand finishes, an idle worker stops at once).
+    5. Whatever ended it (a signal, an exception), the threads are stopped and `rt` is closed, which
+       stops the embedded Redis, with further signals held off so a second Ctrl-C cannot cut that short.
+    """
     from werkzeug.serving import make_server
 
     from plugin import create_app
 
-    app = create_app(runtime=rt)
-    server = make_server(host, port, app, threaded=True)
+    previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    signal.signal(signal.SIGTERM, _interrupt)
     stop = threading.Event()
-    threads = [
-        threading.Thread(target=server.serve_forever, name="web", daemon=True),
-        threading.Thread(target=sweeper_loop, args=(rt, stop), name="sweeper", daemon=True),
-    ]
-    for thread in threads:
-        thread.start()
-    print(f"Ghostless is serving on http://{host}:{port} (API: /api/v1/openapi.json). Stop with Ctrl-C.")
+    threads: list[threading.Thread] = []
+    server = None
     try:
-        run_worker(rt, burst=False, simple=True)  # main thread: RQ installs its signal handlers here
+        rt.redis.ping()
+        server = make_server(host, port, create_app(runtime=rt), threaded=True)
+        threads = [
+            threading.Thread(target=server.serve_forever, name="web", daemon=True),
+            threading.Thread(target=sweeper_loop, args=(rt, stop), name="sweeper", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        print(f"Ghostless is serving on http://{host}:{port} (API: /api/v1/openapi.json). Stop with Ctrl-C.",
+              flush=True)
+        run_worker(rt, burst=False, simple=True)
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C or SIGTERM before the worker took over the signals: stop the same way
     finally:
-        stop.set()
-        server.shutdown()
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            _stop_threads(server, stop, threads)
+            rt.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    log.info("stopped")
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+THREAD_STOP_TIMEOUT = 10.0  # a sweep tick in progress gets this long to finish before the runtime closes
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _stop_threads(server: BaseWSGIServer | None, stop: threading.Event, threads: list[threading.Thread]) -> None:
+    stop.set()
+    if server is not None:
+        if any(t.name == "web" and t.is_alive() for t in threads):
+            server.shutdown()  # waits for serve_forever to return, so only once it has started
+        server.server_close()
+    for thread in threads:
+        thread.join(THREAD_STOP_TIMEOUT)
+        if thread.is_alive():
+            log.warning("%s thread still busy after %ss; stopping without it", thread.name, THREAD_STOP_TIMEOUT)
