@@ -159,6 +159,8 @@ def autopilot_update_sent(org, rt, tick) -> Notification:  # type: ignore[no-unt
     tick(at=ended)
     org.post(interview_done(ended))
     tick()
+    tick(at=utc(2026, 11, 12, 14))  # Thu 09:00: the recruiter's reminder (Wed 11 is Veterans Day)
+    tick(at=utc(2026, 11, 13, 14))  # Fri 09:00: the hiring manager's
     tick(at=AUTOPILOT_AT)
     [update_] = sent(rt.db, "status_update")
     assert update_.sent_at == AUTOPILOT_AT and update_.autopilot

@@ -444,7 +444,8 @@ def test_after_withdrawing_only_the_recruiter_hears_about_it(org, rt, client, ti
     client.post(path + "/withdraw", data={"csrf_token": csrf_from(page(client, path + "/withdraw"))})
     tick()
     [told] = notifications(rt.db, "candidate_withdrew")
-    assert told.state is not NotificationState.SCHEDULED  # the sweep picked it up right away
+    # Internal mail keeps the organisation's working hours: the recruiter hears at 09:00.
+    assert told.state is NotificationState.SCHEDULED and told.scheduled_for == utc(2026, 11, 3, 14)
     for day in range(1, 12):  # the ladder and the thank-you never fire for a withdrawn candidate
         tick(at=utc(2026, 11, 2, 23) + timedelta(days=day))
     to_candidate = [n for n in notifications(rt.db) if n.kind.is_candidate_facing
@@ -457,7 +458,7 @@ def test_the_recruiter_gets_the_withdrawal_email(org, rt, client, tick, outbox):
     interviewed_after_hours(org, tick)
     path = link(rt)
     client.post(path + "/withdraw", data={"csrf_token": csrf_from(page(client, path + "/withdraw"))})
-    tick()
+    tick(at=utc(2026, 11, 3, 14))  # Tue 09:00 New York: the recruiter's working hours
     [told] = notifications(rt.db, "candidate_withdrew")
     assert told.state is NotificationState.SENT, (told.state, told.cancelled_reason, told.last_error)
     [mail] = [m for m in outbox() if m["X-Ghostless-Kind"] == "candidate_withdrew"]

@@ -262,7 +262,10 @@ def schedule(
 
     The default dedupe key, "<kind>:<obligation>", is what makes "never two messages of the same
     kind to one candidate in one cycle" hold; the partial unique index backs it in the database.
+    `at` moves to the opening of the message's send window if it falls outside it (the candidate's
+    for candidate mail, the organisation's for internal mail); the send job checks it again.
     """
+    at = _inside_window(org, app, kind, at)
     if dedupe_key is None and obligation is not None:
         dedupe_key = f"{kind.value}:ob{obligation.id}"
     if dedupe_key is not None and session.scalar(
@@ -288,6 +291,13 @@ def schedule(
     audit(session, org.id, "notification", notification.id, "scheduled", now, actor,
           after={"kind": kind.value, "scheduled_for": at.isoformat()})
     return notification
+
+
+def _inside_window(org: Organization, app: Application | None, kind: NotificationKind, at: datetime) -> datetime:
+    policy = policy_for(org, app.job if app is not None else None)
+    cals = calendars(org, app.candidate if app is not None else None)
+    calendar = cals.candidate if kind.is_candidate_facing else cals.org
+    return calendar.next_window_opening(at, policy.send_window)
 
 
 def cancel_unsent(
