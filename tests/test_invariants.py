@@ -474,6 +474,21 @@ def test_invariants_hold_for_any_event_sequence(rt, client, clock, tick):  # typ
 # -- minimal sequences for bugs found while writing the property ------------------------------------
 
 
+def test_the_oracle_notices_what_the_ledger_checks_cannot(rt, client, clock, tick, monkeypatch):  # type: ignore[no-untyped-def]
+    """Issue 11: with no obligation ever opened, the checks that read the ledger's rows pass; the
+    oracle, which reads only the inputs and the outbox, reports the candidate left in silence."""
+    import plugin.sla.ledger
+
+    monkeypatch.setattr(plugin.sla.ledger, "open_for_interview", lambda *args, **kwargs: None)
+    world = World(rt, client, clock, tick, [(None, None), (None, None)])
+    world.apply(("interview.completed", 0, 0, timedelta(0), None))
+    world.run_until(world.now + timedelta(days=10))
+    check_invariant_1(world.rt, world.now)
+    check_invariant_2(world.rt)
+    verdict = world.verdict()
+    assert [f.split(":")[0] for f in verdict.failures] == ["invariant 1"], verdict.report()
+
+
 def oracle_agrees(world: World) -> None:
     verdict = world.verdict()
     if verdict.failures:
