@@ -226,7 +226,11 @@ def test_a_person_acting_ends_autopilots_run(org, tick, clock, outbox):
     org.post(event("application.stage_changed", clock.now(), application={"id": "a-1", "stage": "References"}))
     walk(tick, clock, ny(2026, 11, 17, 12), step=timedelta(hours=3))
     first, second = [m.get_body(("plain",)).get_content() for m in candidate_mail(outbox, "status_update")]
-    assert "looked at your application again" in second  # someone did act in that cycle
+    # A person acted between the two updates: the run starts again (cadence 5 working days, no
+    # apology due yet), and the update may say the team is working on it, because someone was.
+    assert "working through their decision" in second and "working through" not in first
+    assert "sorry" not in second
+    assert "by Tuesday 24 November" in second  # 5 working days after Tue 17 Nov, not 10
     assert candidate_mail(outbox, "escalation") == []  # not neglected: a person acted
     org.post(event("candidate.contacted", clock.now(), channel="phone"))
     assert cycles(org)[-1]["autopilot_run"] == 0

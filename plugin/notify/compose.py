@@ -22,7 +22,7 @@ from plugin.models import (
 from plugin.notify.dates import human_date, human_instant
 from plugin.notify.render import Override, RenderedMessage
 from plugin.sla import deadlines, messages
-from plugin.sla.obligations import calendars
+from plugin.sla.obligations import autopilot_run_after, calendars
 from plugin.sla.policy import policy_for
 
 DEFAULT_SENDER_EMAIL = "no-reply@ghostless.local"
@@ -41,7 +41,7 @@ def next_update_due(session: Session, notification: Notification, now: datetime)
     days = policy.cadence_working_days
     if notification.autopilot:
         obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
-        days = policy.cadence_after_autopilot((obligation.autopilot_run if obligation else 0) + 1)
+        days = policy.cadence_after_autopilot(autopilot_run_after(obligation, app) if obligation else 1)
     next_due = deadlines.due_after(now, days, policy, calendars(org, app.candidate))
     decision_at = messages.pending_decision_at(session, app.id)
     return min(next_due, decision_at) if decision_at is not None else next_due
@@ -82,7 +82,8 @@ def _status_update_context(session: Session, notification: Notification, obligat
                            cals: deadlines.Calendars, today: date, locale: str | None) -> dict[str, Any]:
     """How the update should read: who wrote it, how long they have waited, whether anyone acted."""
     app = notification.application
-    run = (obligation.autopilot_run + 1) if obligation is not None and notification.autopilot else 0
+    run = autopilot_run_after(obligation, app) if obligation is not None and app is not None \
+        and notification.autopilot else 0
     context: dict[str, Any] = {
         "autopilot": notification.autopilot,
         "autopilot_round": run,
@@ -96,10 +97,10 @@ def _status_update_context(session: Session, notification: Notification, obligat
                            and app.job.status is JobStatus.OPEN),
     }
     if obligation is not None and run > 1:
-        # The last time a person or an interview was in touch: the cycle before autopilot's run.
+        # The last time a person or an interview was in touch: the start of the cycle before autopilot's run.
         since = session.scalar(select(Obligation.anchor_at).where(
             Obligation.application_id == obligation.application_id,
-            Obligation.cycle == obligation.cycle - obligation.autopilot_run))
+            Obligation.cycle == obligation.cycle - run + 1))
         if since is not None:
             context["waiting_since"] = human_date(cals.candidate.local_date(since), today, locale)
             context["waiting_weeks"] = max(1, (cals.candidate.local_date(notification.scheduled_for)

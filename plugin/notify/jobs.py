@@ -124,7 +124,8 @@ def ready_to_send(session: Session, notification: Notification,
         audit(session, notification.org_id, "notification", notification.id, "deferred", now, ACTOR,
               after={"reason": "outside the send window", "scheduled_for": opening.isoformat()})
         return f"deferred: outside the send window, until {opening.isoformat()}", None
-    reason = messages.reason_not_to_send(session, notification)
+    messages.drop_stale_promise(session, notification, now, ACTOR)
+    reason = messages.reason_not_to_send(session, notification, now)
     if reason is not None:
         notification.state, notification.cancelled_reason = NotificationState.CANCELLED, reason[:64]
         audit(session, notification.org_id, "notification", notification.id, "cancelled", now, ACTOR,

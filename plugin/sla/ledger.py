@@ -312,7 +312,11 @@ def open_for_interview(session: Session, org: Organization, interview: Interview
         app.first_interview_ended_at = interview.ends_at
     if app.status is ApplicationStatus.REJECTED:
         _rejected_before_we_knew_of_the_interview(session, org, app, interview, now=now, actor=actor)
-    if app.status is not ApplicationStatus.ACTIVE or app.candidate.erased_at is not None:
+    # A rejection we still have to send (held for the ATS's notify_not_before) leaves the candidate
+    # owed news until it goes out, as when the interview is known first: the cycle keeps its deadline
+    # and autopilot stands down only if the rejection comes by then.
+    awaiting_our_rejection = app.status is ApplicationStatus.REJECTED and _rejection_unsent(session, app)
+    if (app.status is not ApplicationStatus.ACTIVE and not awaiting_our_rejection) or app.candidate.erased_at is not None:
         return
     current = open_obligation(app)
     if current is not None:
@@ -391,6 +395,12 @@ def _schedule_rejection(session: Session, org: Organization, app: Application, c
         session, org, NotificationKind.REJECTION, app=app, obligation=current, at=send_at, now=now,
         dedupe_key=f"rejection:app{app.id}:ob{current.id if current else 0}", actor=actor,
     )
+
+
+def _rejection_unsent(session: Session, app: Application) -> bool:
+    return session.scalar(select(Notification.id).where(
+        Notification.application_id == app.id, Notification.kind == NotificationKind.REJECTION,
+        Notification.state.in_(UNSENT)).limit(1)) is not None
 
 
 def _rejected_before_we_knew_of_the_interview(session: Session, org: Organization, app: Application,

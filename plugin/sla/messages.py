@@ -79,8 +79,12 @@ def schedule_candidate(
     )
 
 
-def reason_not_to_send(session: Session, notification: Notification) -> str | None:
-    """Re-check current state right before sending. A reason means: cancel, do not send."""
+def reason_not_to_send(session: Session, notification: Notification, now: datetime) -> str | None:
+    """Re-check current state right before sending. A reason means: cancel, do not send.
+
+    `now` matters because a message can wait (a sweeper outage, a worker backlog): one that would
+    name a day already gone, or remind someone of a deadline nobody can keep by hand any more, is
+    no longer wanted."""
     app = notification.application
     candidate = notification.candidate
     if notification.kind.is_candidate_facing and candidate is not None and candidate.erased_at is not None:
@@ -105,11 +109,20 @@ def reason_not_to_send(session: Session, notification: Notification) -> str | No
         return "the candidate has already heard from us in this cycle"
     if kind is NotificationKind.NEXT_STEPS and app is not None and app.status is not ApplicationStatus.ACTIVE:
         return f"application is {app.status.value}: the decision says what happens next"
-    if kind in (NotificationKind.NEXT_STEPS, NotificationKind.STATUS_UPDATE) and \
-            decision_pending_before(session, obligation) is not None:
+    if kind in (NotificationKind.NEXT_STEPS, NotificationKind.STATUS_UPDATE, NotificationKind.REMINDER_RECRUITER,
+                NotificationKind.REMINDER_HIRING_MANAGER) and decision_pending_before(session, obligation) is not None:
         # "You are still in the process" followed minutes later by "the position is closed" (late
-        # or backfilled ATS data): the decision reaches them by the deadline, and says it all.
+        # or backfilled ATS data): the decision reaches them by the deadline, and says it all. Nor
+        # does anyone need reminding.
         return "a decision message reaches the candidate by the deadline"
+    if kind in (NotificationKind.NEXT_STEPS, NotificationKind.REPLY_ACK) and obligation.due_at <= now:
+        return "the date it would name has already passed"  # held up by an outage
+    if kind in (NotificationKind.REMINDER_RECRUITER, NotificationKind.REMINDER_HIRING_MANAGER):
+        org = session.get(Organization, notification.org_id)
+        assert org is not None and app is not None
+        if not deadlines.reminder_worth_sending(now, obligation.due_at, policy_for(org, app.job),
+                                                obligations.calendars(org, app.candidate)):
+            return "it would arrive only when autopilot writes or after the deadline"
     return None
 
 
@@ -182,6 +195,22 @@ def promised_next_date(notification: Notification) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+def drop_stale_promise(session: Session, notification: Notification, now: datetime, actor: str) -> None:
+    """A person's update that waited past the day it promised (a sweeper outage) must not tell the
+    candidate "you will hear from us by" a day already gone: it goes out with the policy's cadence
+    instead, and the audit log says so."""
+    promised = promised_next_date(notification)
+    org = session.get(Organization, notification.org_id)
+    if promised is None or org is None:
+        return
+    today = obligations.calendars(org, notification.candidate).candidate.local_date(now)
+    if promised > today:
+        return
+    notification.context = {k: v for k, v in notification.context.items() if k != "promised_next_date"}
+    audit(session, notification.org_id, "notification", notification.id, "promise_dropped", now, actor,
+          after={"promised_next_date": promised.isoformat(), "reason": "the day had passed before it could be sent"})
+
+
 def named_date(notification: Notification) -> date | None:
     """The date the message, as rendered and sent, told the candidate they will hear by."""
     value = (notification.context or {}).get("named_date")
@@ -193,21 +222,17 @@ NEGLECT_RUN = 2  # autopilot cycles in a row with nobody acting before the talen
 
 def _escalate_if_neglected(session: Session, org: Organization, answered: Obligation, following: Obligation,
                            now: datetime, actor: str) -> None:
-    """After the second autopilot cycle in a row in which no person did anything about the
-    application, the talent-ops lead hears of it, once per run, naming who should have acted."""
+    """After the second autopilot update in a row with nobody acting between them, the talent-ops
+    lead hears of it, once per run, naming who should have acted."""
     if following.autopilot_run != NEGLECT_RUN:
         return
     app = answered.application
-    run_start = session.scalar(select(Obligation.anchor_at).where(
-        Obligation.application_id == app.id, Obligation.cycle == answered.cycle - NEGLECT_RUN + 1))
-    if run_start is None or (app.last_human_action_at is not None and app.last_human_action_at > run_start):
-        return
     policy = policy_for(org, app.job)
     cals = obligations.calendars(org, app.candidate)
     schedule_internal(
         session, org, NotificationKind.ESCALATION, following, now=now, actor=actor,
         at=cals.org.next_window_opening(now, policy.send_window),
-        dedupe_key=f"neglected:app{app.id}:cycle{answered.cycle - NEGLECT_RUN + 1}",
+        dedupe_key=f"neglected:app{app.id}:cycle{answered.cycle}",
         context={"reason_code": "neglected", "autopilot_updates": NEGLECT_RUN,
                  "reason": f"Autopilot has had to update this candidate {NEGLECT_RUN} times in a row and nobody "
                            "has acted on the application since. Please make sure the recruiter and the hiring "

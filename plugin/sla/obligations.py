@@ -134,7 +134,18 @@ def discharge(
     assert org is not None
     session.flush()  # the partial unique index allows one open cycle: close this one first
     return open_cycle(session, org, app, anchor=at, opened_by=by, now=now, actor=actor, promised_on=promised_on,
-                      written_due_at=written_due_at, autopilot_run=obligation.autopilot_run + 1 if autopilot else 0)
+                      written_due_at=written_due_at, autopilot_run=autopilot_run_after(obligation, app) if autopilot else 0)
+
+
+def autopilot_run_after(answered: Obligation, app: Application) -> int:
+    """How many autopilot updates in a row the one that answered `answered` makes.
+
+    "In a row" means nobody on the hiring team acted between two of them: a person's action since the
+    previous autopilot update (which opened `answered`) starts the count again."""
+    if answered.autopilot_run == 0:
+        return 1
+    acted = app.last_human_action_at is not None and app.last_human_action_at > answered.anchor_at
+    return 1 if acted else answered.autopilot_run + 1
 
 
 def close(obligation: Obligation, *, reason: str, now: datetime, actor: str) -> None:
@@ -155,6 +166,12 @@ def _finish(
     if state is ObligationState.DISCHARGED:
         obligation.discharged_at = discharged_at
         obligation.discharged_by = reason
+        if obligation.breached_at is not None and discharged_at is not None and discharged_at <= obligation.due_at:
+            # Learned late (a contact the ATS reported days after it happened): the candidate did hear
+            # in time, so the breach recorded meanwhile was never one.
+            audit(session, obligation.org_id, "obligation", obligation.id, "breach_withdrawn", now, actor,
+                  before={"breach_reason": obligation.breach_reason})
+            obligation.breached_at = obligation.breach_reason = None
     else:
         obligation.closed_reason = reason
     cancel_unsent(
