@@ -291,3 +291,32 @@ def test_no_status_update_just_before_the_closing_notice(org, tick, clock, outbo
     [closing] = candidate_mail(outbox, "job_closed")
     assert closing["Date"].datetime == ny(2026, 11, 9, 9)
     assert cycles(org)[0]["met"] is True
+
+
+# -- found by the property test with the oracle ------------------------------------------------------
+
+
+def test_a_promise_for_the_candidates_tomorrow_that_is_their_today_when_sent_still_stands(org, tick, clock, outbox):
+    """Tokyo: promised at Mon 23:00 local for Tue; the update leaves Tue 09:00 Tokyo, naming Tuesday."""
+    clock.set(datetime(2026, 11, 2, 14, tzinfo=UTC))  # Mon 23:00 Tokyo
+    org.post(interview_done(clock.now(), timezone="Asia/Tokyo"))
+    answer = org.client.post("/api/v1/applications/a-1/status-updates", json={"next_date": "2026-11-03"},
+                             headers=org.headers)
+    assert answer.status_code == 202, answer.get_json()
+    tick(at=datetime(2026, 11, 3, 0, tzinfo=UTC))  # Tue 09:00 Tokyo
+    [update] = candidate_mail(outbox, "status_update")
+    assert "by Tuesday 3 November at the latest" in update.get_body(("plain",)).get_content()
+    assert cycles(org)[1]["due_at"] == datetime(2026, 11, 3, 8, tzinfo=UTC).isoformat()  # 17:00 Tokyo
+
+
+def test_a_promise_reported_after_the_deadline_passed_does_not_move_it(org, tick, clock):
+    """Promised decision Mon 2 Nov: due Wed 4 Nov 17:00. The sweeper is down until Wed 18:00; then a
+    new promise for Thu 5 Nov arrives. The passed deadline stays, and is reported as missed (late)."""
+    clock.set(ny(2026, 11, 2, 9))
+    org.post(interview_done(clock.now(), decision_expected_by="2026-11-02"))
+    assert cycles(org)[0]["due_at"] == ny(2026, 11, 4, 17).isoformat()
+    clock.set(ny(2026, 11, 4, 18))  # the sweeper was down all that time
+    org.post(event("decision.promised", clock.now(), decision_expected_by="2026-11-05"))
+    tick()
+    first = cycles(org)[0]
+    assert (first["due_at"], first["breach_reason"]) == (ny(2026, 11, 4, 17).isoformat(), "late")

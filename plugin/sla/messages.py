@@ -204,7 +204,7 @@ def drop_stale_promise(session: Session, notification: Notification, now: dateti
     if promised is None or org is None:
         return
     today = obligations.calendars(org, notification.candidate).candidate.local_date(now)
-    if promised > today:
+    if promised >= today:  # today is still a day they can hear by (the deadline is its window's end)
         return
     notification.context = {k: v for k, v in notification.context.items() if k != "promised_next_date"}
     audit(session, notification.org_id, "notification", notification.id, "promise_dropped", now, actor,

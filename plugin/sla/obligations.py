@@ -197,7 +197,11 @@ def recompute(obligation: Obligation, org: Organization, now: datetime, actor: s
     """Recompute due_at and the pending rung time after a policy, calendar or promise change.
 
     The result is never in the past and never later than a date in writing (`deadlines.settle`);
-    rungs already taken are not taken again."""
+    rungs already taken are not taken again. A deadline that has already passed is history (whether
+    the candidate heard by then): a late promise or a policy change never moves it, even when the
+    sweeper has not yet recorded the breach."""
+    if obligation.due_at <= now:
+        return False
     app = obligation.application
     policy = policy_for(org, app.job)
     cals = calendars(org, app.candidate)
