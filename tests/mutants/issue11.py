@@ -42,11 +42,13 @@ MUTANTS = [
     },
     {
         "name": "dedupe-key-removed",
-        "why": "messages of one kind in one cycle get no dedupe key, so nothing stops a second one",
+        "why": "no message gets a dedupe key (neither the default one per kind and cycle nor a caller's), so "
+               "nothing in the code or the database stops a second one",
         "file": "plugin/sla/obligations.py",
-        "search": "        dedupe_key = f\"{kind.value}:ob{obligation.id}\"\n",
-        "replace": "        dedupe_key = None  # mutant\n",
-        "tests": ["tests/test_ledger.py", "tests/test_sendgrid_inbound.py", "tests/test_status_updates.py"],
+        "search": "    if dedupe_key is None and obligation is not None:\n        dedupe_key = f\"{kind.value}:ob{obligation.id}\"\n",
+        "replace": "    dedupe_key = None  # mutant: no dedupe key at all\n",
+        "tests": ["tests/test_sendgrid_inbound.py", "tests/test_sendgrid_events.py", "tests/test_ledger.py",
+                  "tests/test_invariants.py::test_invariants_hold_for_any_event_sequence"],
     },
     {
         "name": "autopilot-repeats-the-same-text",
