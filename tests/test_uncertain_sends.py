@@ -29,7 +29,7 @@ from plugin.mail.sendgrid import SendGridProvider
 from plugin.models import Notification, NotificationState, ObligationState
 from plugin.notify.jobs import dispatch
 from plugin.sla.sweep import SENDING_TIMEOUT, UNKNOWN_REFUTE_AFTER, sweep
-from test_sendgrid_events import Signer, post, sg
+from test_sendgrid_events import post, sg, signer  # noqa: F401  (signer: the fixture)
 
 ENDED = START - timedelta(days=7)  # Mon 26 Oct 09:00 New York: due Mon 2 Nov 17:00 (START is Mon 2 Nov 09:00)
 AUTOPILOT_AT = START  # autopilot writes at 09:00 on the due day
@@ -39,15 +39,6 @@ AUTOPILOT_AT = START  # autopilot writes at 09:00 on the due day
 def sendgrid(rt, sendgrid_standin):  # type: ignore[no-untyped-def]
     rt.mail = SendGridProvider(api_key="SG.test", host=sendgrid_standin.url, timeout=1.0)
     return sendgrid_standin
-
-
-@pytest.fixture
-def signer(org) -> Signer:  # type: ignore[no-untyped-def]
-    signer = Signer()
-    response = org.client.patch("/api/v1/organization/mail", headers=org.headers,
-                                json={"sendgrid_event_public_key": signer.public_b64})
-    assert response.status_code == 200, response.get_json()
-    return signer
 
 
 def row(rt, notification_id: int) -> Notification:  # type: ignore[no-untyped-def]
