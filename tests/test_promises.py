@@ -320,3 +320,16 @@ def test_a_promise_reported_after_the_deadline_passed_does_not_move_it(org, tick
     tick()
     first = cycles(org)[0]
     assert (first["due_at"], first["breach_reason"]) == (ny(2026, 11, 4, 17).isoformat(), "late")
+
+
+def test_no_thank_you_beside_a_closing_notice_that_speaks_for_two_jobs(org, tick, clock, outbox):
+    """One person, two jobs. Job 1 closes (her notice is held); her interview for job 2 ends; job 2
+    closes too and joins the same notice. The thank-you for job 2 must not go out beside it."""
+    clock.set(ny(2026, 11, 2, 18))  # Mon 18:00: everything waits for Tue 09:00
+    org.post(interview_done(ny(2026, 11, 2, 11), app="a-1", job="j-1", interview="i-1"))
+    org.post(event("job.closed", clock.now(), app="a-1", job="j-1"))
+    org.post(interview_done(ny(2026, 11, 2, 17, 30), app="a-2", job="j-2", interview="i-2"))
+    org.post(event("job.closed", clock.now(), app="a-2", job="j-2"))
+    walk(tick, clock, ny(2026, 11, 3, 12))
+    kinds = [m["X-Ghostless-Kind"] for m in outbox()]
+    assert kinds.count("job_closed") == 1 and "next_steps" not in kinds, kinds

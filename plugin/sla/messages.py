@@ -274,13 +274,20 @@ def send_window_opening(session: Session, notification: Notification, at: dateti
 
 
 def pending_decision_at(session: Session, application_id: int) -> datetime | None:
-    """When an already scheduled decision message will go out, if one is waiting."""
-    return session.scalar(
-        select(Notification.scheduled_for).where(
-            Notification.application_id == application_id, Notification.kind.in_(DECISION_KINDS),
-            Notification.state.in_(UNSENT),
-        ).order_by(Notification.scheduled_for).limit(1)
-    )
+    """When an already scheduled decision message will go out, if one is waiting: a rejection of this
+    application, or a closing notice that speaks of it (one notice per person covers every job of
+    theirs that closed, so it may belong to another of their applications)."""
+    app = session.get(Application, application_id)
+    if app is None:
+        return None
+    rows = session.execute(
+        select(Notification.scheduled_for, Notification.application_id, Notification.context).where(
+            Notification.candidate_id == app.candidate_id, Notification.kind.in_(DECISION_KINDS),
+            Notification.state.in_(UNSENT))
+    ).all()
+    times = [at for at, owner, context in rows
+             if owner == application_id or application_id in ((context or {}).get("application_ids") or [])]
+    return min(times) if times else None
 
 
 # -- a message whose fate is unknown -----------------------------------------------------------------
