@@ -412,8 +412,9 @@ class Obligation(Base):
     # decision date, a person's date, capped by a date in writing, or the earliest honest deadline
     # when the data came too late for the policy's (a backfilled interview, a lowered SLA).
     due_basis: Mapped[str | None] = mapped_column(String(32))
-    # How many cycles in a row before this one autopilot had to answer (0: a person or an event
-    # did). Drives the growing cadence, the wording, and the neglect escalation.
+    # How many autopilot updates in a row, with nobody on the hiring team acting between them, came
+    # before this cycle (0: a person or an event answered the last one). Drives the growing
+    # cadence, the wording, and the neglect escalation.
     autopilot_run: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_rung: Mapped[Rung] = mapped_column(_enum(Rung))
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -89,7 +89,8 @@ def open_cycle(
 
     `promised_on`: the day a person's status update promised the candidate the next news.
     `written_due_at`: the deadline the message that opened this cycle put in writing.
-    `autopilot_run`: how many cycles in a row autopilot answered before this one."""
+    `autopilot_run`: how many autopilot updates in a row, with nobody acting between them, came
+    before this cycle (`autopilot_run_after`)."""
     policy = policy_for(org, app.job)
     cals = calendars(org, app.candidate)
     last_cycle = session.scalar(
@@ -122,8 +123,8 @@ def discharge(
 ) -> Obligation | None:
     """The candidate heard from us at `at`. Opens the next cycle unless the outcome is final.
 
-    `autopilot`: the plugin itself wrote (the next cycle's cadence grows with each such cycle in a row;
-    anything else that discharges starts the count again)."""
+    `autopilot`: the plugin itself wrote (the next cycle's cadence grows with each such update in a row;
+    a person's action in between, or anything else that discharges, starts the count again)."""
     session = Session.object_session(obligation)
     assert session is not None
     _finish(obligation, ObligationState.DISCHARGED, by, now, actor, discharged_at=at)
