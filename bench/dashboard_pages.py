@@ -52,9 +52,9 @@ from plugin.mail.outbox import OutboxProvider  # noqa: E402
 from plugin.migrate import upgrade  # noqa: E402
 from plugin.models import Application, Candidate, Job, Obligation, Organization, Role  # noqa: E402
 from plugin.notify.render import TemplateRenderer  # noqa: E402
-from plugin.orgs import create_organization  # noqa: E402
+from plugin.accounts.orgs import create_organization  # noqa: E402
 from plugin.settings import Settings, normalise_database_url  # noqa: E402
-from plugin.users import create_user  # noqa: E402
+from plugin.accounts.users import create_user  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 MANAGER_DEPARTMENT = "Engineering"

@@ -18,12 +18,12 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
     """Build the web app. `runtime` lets a process (serve, demo, tests) share its services."""
     from plugin import runtime as runtime_module
     from plugin.api import register_api
+    from plugin.api.ats_webhooks import bp as webhooks_bp
+    from plugin.api.sendgrid_events import bp as sendgrid_events_bp
+    from plugin.api.sendgrid_inbound import bp as sendgrid_inbound_bp
+    from plugin.candidate.status_page import bp as status_page_bp
     from plugin.dashboard import register_dashboard
-    from plugin.health import bp as health_bp
-    from plugin.sendgrid_events import bp as sendgrid_events_bp
-    from plugin.sendgrid_inbound import bp as sendgrid_inbound_bp
-    from plugin.status_page import bp as status_page_bp
-    from plugin.webhooks import bp as webhooks_bp
+    from plugin.web.health import bp as health_bp
 
     if runtime is None:
         settings = (settings or Settings.from_env()).ensure_secret_key()

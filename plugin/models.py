@@ -438,11 +438,11 @@ class Obligation(Base):
 
     @property
     def met(self) -> bool | None:
-        """On time (True), missed (False), or neither yet (None), as of now: `plugin.sla.outcomes`,
+        """On time (True), missed (False), or neither yet (None), as of now: `plugin.reports.outcomes`,
         the rule every on-time rate counts by (an open cycle past its deadline is already missed)."""
         # Imported here: outcomes builds its SQL on this model.
         from plugin import clock
-        from plugin.sla.outcomes import met
+        from plugin.reports.outcomes import met
 
         return met(self, clock.now())
 

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from rq import SimpleWorker, Worker
 
-from plugin import clock, retention
+from plugin import clock
 from plugin.ats import deliveries, polling
 from plugin.notify.jobs import dispatch
 from plugin.runtime import Runtime
+from plugin.sla import retention
 from plugin.sla.sweep import SweepReport, sweep
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 class TickReport(SweepReport):
     """The core sweep's report plus what the rest of a tick did."""
 
-    anonymised: int = 0  # candidates whose retention period ended (plugin.retention)
+    anonymised: int = 0  # candidates whose retention period ended (plugin.sla.retention)
     replies_anonymised: int = 0  # unknown-sender replies scrubbed after the same period
 
     def summary(self) -> str:

@@ -21,16 +21,17 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py and the SendGrid stand-in
 
+from sendgrid_standin import SendGridStandIn  # noqa: E402
+
 from plugin import clock as clock_module  # noqa: E402
 from plugin import create_app, runtime  # noqa: E402
+from plugin.accounts.orgs import create_organization  # noqa: E402
 from plugin.db import Base, Database  # noqa: E402
 from plugin.mail.outbox import OutboxProvider, read_outbox  # noqa: E402
 from plugin.migrate import upgrade  # noqa: E402
 from plugin.notify.render import TemplateRenderer  # noqa: E402
-from plugin.orgs import create_organization  # noqa: E402
 from plugin.processes import run_worker, sweep_once  # noqa: E402
 from plugin.settings import Settings, normalise_database_url  # noqa: E402
-from sendgrid_standin import SendGridStandIn  # noqa: E402
 
 START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
 

@@ -6,8 +6,8 @@ import re
 from typing import Any, Iterable
 
 from plugin import clock
+from plugin.accounts.users import create_user
 from plugin.models import Organization, Role
-from plugin.users import create_user
 
 PASSWORD = "correct horse battery staple"
 

@@ -14,19 +14,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from ats_support import FIXTURES, context, fixture_bytes, fixture_json, webhook
 from helpers import event as canonical
 from helpers import interview_done, notifications
+from standins.ashby import API_KEY, AshbyStandIn
+
 from plugin.ats.ashby import AshbyAdapter
 from plugin.ats.base import AdapterError, Context
 from plugin.ats.http import PermanentAtsError, TransientAtsError
 from plugin.ats.signing import hmac_sha256_hex
-from plugin.api.event_schemas import load_events
-from plugin.events import AtsNotification, CanonicalEvent, ErasureReason, EventType
+from plugin.events.schemas import load_events
+from plugin.events.types import AtsNotification, CanonicalEvent, ErasureReason, EventType
 from plugin.models import NotificationState, Organization
 from plugin.sla.ledger import record_event
-from standins.ashby import API_KEY, AshbyStandIn
 
 ADAPTER = AshbyAdapter()
 NOW = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # conftest START: the frozen clock

@@ -9,11 +9,11 @@ import pytest
 from ats_support import connect, fixture_bytes
 from click.testing import CliRunner
 from sqlalchemy import select, update
+from standins.greenhouse import GreenhouseStandIn
 
 from plugin import runtime
 from plugin.ats.signing import hmac_sha256_hex
 from plugin.models import AtsConnection, AtsDelivery, DeliveryState, InboundEvent
-from standins.greenhouse import GreenhouseStandIn
 
 SECRET = "gh-webhook-secret-1"
 

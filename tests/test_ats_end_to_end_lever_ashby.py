@@ -24,11 +24,14 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
-
 from ats_support import connect, fixture_json
 from conftest import START
 from helpers import notifications, sent
+from sqlalchemy import func, select
+from standins.ashby import API_KEY as ASHBY_KEY
+from standins.ashby import AshbyStandIn
+from standins.lever import LeverStandIn
+
 from plugin.ats.signing import hmac_sha256_hex
 from plugin.models import (
     Application,
@@ -38,9 +41,6 @@ from plugin.models import (
     InboundEvent,
     NotificationState,
 )
-from standins.ashby import API_KEY as ASHBY_KEY
-from standins.ashby import AshbyStandIn
-from standins.lever import LeverStandIn
 
 NEW_YORK = ZoneInfo("America/New_York")
 INTERVIEW_START = START - timedelta(hours=2)  # Monday 07:00 New York

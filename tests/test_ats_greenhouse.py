@@ -16,18 +16,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-
 from ats_support import connect, context, fixture_bytes, fixture_json, webhook
 from conftest import START
 from helpers import event, obligations, sent
-from plugin.api.event_schemas import load_events
+from sqlalchemy import select
+from standins.greenhouse import GreenhouseStandIn
+
 from plugin.ats.base import AdapterError
 from plugin.ats.greenhouse import GreenhouseAdapter, HarvestClient
 from plugin.ats.http import PermanentAtsError, TransientAtsError
-from plugin.events import AtsNotification, CanonicalEvent, EventType, Person
+from plugin.events.schemas import load_events
+from plugin.events.types import AtsNotification, CanonicalEvent, EventType, Person
 from plugin.models import InboundEvent
-from standins.greenhouse import GreenhouseStandIn
 
 ADAPTER = GreenhouseAdapter()
 VENDOR = "greenhouse"

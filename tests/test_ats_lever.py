@@ -10,16 +10,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from helpers import notifications
 from ats_support import context, fixture_bytes, fixture_json, webhook
-from plugin.api.event_schemas import load_events
+from helpers import notifications
+from standins.lever import LeverStandIn
+
 from plugin.ats.base import AdapterError, WebhookRequest
 from plugin.ats.http import PermanentAtsError, TransientAtsError
 from plugin.ats.lever import LeverAdapter, LeverClient
 from plugin.ats.signing import hmac_sha256_hex
-from plugin.events import AtsNotification, CanonicalEvent, EventType
-from standins.lever import LeverStandIn
+from plugin.events.schemas import load_events
+from plugin.events.types import AtsNotification, CanonicalEvent, EventType
 
 SECRET = "lever-signature-token"
 KEY = "lever-api-key"

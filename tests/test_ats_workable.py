@@ -16,16 +16,16 @@ import pytest
 from ats_support import connect, context, fixture_bytes, fixture_json, webhook
 from helpers import obligations, sent
 from sqlalchemy import select
+from standins.workable import WorkableStandIn
 
-from plugin.api.event_schemas import load_events
 from plugin.ats.base import AdapterError, Context
 from plugin.ats.http import PermanentAtsError, TransientAtsError
 from plugin.ats.registry import get as registry_get
 from plugin.ats.signing import hmac_sha256_hex
 from plugin.ats.workable import WorkableAdapter, api_base_url
-from plugin.events import AtsNotification, CanonicalEvent, ErasureReason, EventType
+from plugin.events.schemas import load_events
+from plugin.events.types import AtsNotification, CanonicalEvent, ErasureReason, EventType
 from plugin.models import AtsDelivery, DeliveryKind, DeliveryState, InboundEvent
-from standins.workable import WorkableStandIn
 
 TOKEN = "tok-3f2b"
 CID = "3f2b1c07"  # the candidate of every fixture

@@ -7,14 +7,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-
 from conftest import START
 from helpers import event, interview_done, notifications, sent
+from sendgrid_standin import SendGridStandIn, validate_mail_send_body
+from sqlalchemy import func, select
+
 from plugin.mail.base import Address, BulkMessage, BulkRecipient, substitute
 from plugin.mail.sendgrid import SendGridProvider
 from plugin.models import Notification, NotificationState
-from sendgrid_standin import SendGridStandIn, validate_mail_send_body
 
 HOUR = timedelta(hours=1)
 

@@ -12,14 +12,12 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
-
 from conftest import START
 from helpers import interview_done, notifications, obligations
+from sqlalchemy import select
+
 from plugin.models import AuditEntry, NotificationKind, NotificationState, Organization, Rung
 from plugin.sla.sweep import SweepReport, sweep
-
-
 
 
 def _open_obligations(org, rt, count: int) -> None:  # type: ignore[no-untyped-def]

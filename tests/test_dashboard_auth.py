@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
-
 from conftest import Org
 from dashboard_support import PASSWORD, add_user, csrf_token, sign_in, submit
+from sqlalchemy import select
+
 from plugin import clock as clock_module
 from plugin import create_app, runtime
+from plugin.accounts.users import hash_password, invite_user, verify_password
 from plugin.db import Database
 from plugin.models import Organization, Role, User
-from plugin.users import hash_password, invite_user, verify_password
 
 SIGN_IN = "/dashboard/sign-in"
 GENERIC = "That email address and password do not match an account."

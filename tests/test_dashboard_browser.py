@@ -14,8 +14,12 @@ import re
 from typing import Any, Iterator
 
 import pytest
-
-from browser_support import PHONE, SCREENSHOTS, launched_chromium, serving  # skips without chromium/playwright
+from browser_support import (  # skips without chromium/playwright
+    PHONE,
+    SCREENSHOTS,
+    launched_chromium,
+    serving,
+)
 
 try:
     from axe_playwright_python.sync_playwright import Axe
@@ -26,7 +30,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 from sqlalchemy import select  # noqa: E402
 
 from plugin import clock as clock_module  # noqa: E402
-from plugin.demo import default_round_file, play  # noqa: E402
+from plugin.cli.demo import default_round_file, play  # noqa: E402
 from plugin.models import Obligation, ObligationState  # noqa: E402
 
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}}

@@ -24,7 +24,15 @@ from dashboard_support import add_user, sign_in
 from helpers import event, interview_done
 from sqlalchemy import select
 
-from plugin.models import Application, DeliveryStatus, Job, MailEvent, Notification, NotificationKind, NotificationState
+from plugin.models import (
+    Application,
+    DeliveryStatus,
+    Job,
+    MailEvent,
+    Notification,
+    NotificationKind,
+    NotificationState,
+)
 
 ADMIN = "admin@acme.example"
 SALES_MANAGER = "sam@acme.example"

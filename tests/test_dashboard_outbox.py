@@ -13,15 +13,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-
 from conftest import Org
 from dashboard_support import add_user, sign_in
 from helpers import interview_done
+from sqlalchemy import select
+from test_dashboard_timeline import ADMIN, HOSTILE, SALES_MANAGER, Round, play_round
+
 from plugin import clock as clock_module
 from plugin.dashboard.timeline import MESSAGE_CSP
 from plugin.models import Notification, NotificationKind
-from test_dashboard_timeline import ADMIN, HOSTILE, SALES_MANAGER, Round, play_round
 
 
 @pytest.fixture

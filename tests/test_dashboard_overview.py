@@ -36,8 +36,8 @@ from dashboard_support import add_user, csrf_token, sign_in
 from helpers import event, interview_done
 from sqlalchemy import select
 
-from plugin.dashboard.metrics import WorkingDays, percentile
 from plugin.models import Application, Job
+from plugin.reports.metrics import WorkingDays, percentile
 from plugin.sla.calendar import BusinessCalendar
 
 SALES_JOB = {

@@ -1,6 +1,6 @@
 """Configuration pages for admins: policy, per-job overrides, business calendar, sender identity.
 
-Each change goes through plugin.config_changes (the code the JSON API uses): audited with the
+Each change goes through plugin.sla.config_changes (the code the JSON API uses): audited with the
 signed-in user, open deadlines recomputed, a preview that changes nothing, bad input refused with the
 message next to its field.
 """

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-
 from conftest import Org
 from dashboard_support import add_user, sign_in
 from helpers import event, interview_done
+from sqlalchemy import select
+
 from plugin import clock as clock_module
 from plugin.dashboard.timeline import MESSAGE_CSP, ats_record_url
 from plugin.models import (

@@ -7,10 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-
 from conftest import Org
 from dashboard_support import PASSWORD, add_user, csrf_token, sign_in, submit
+from sqlalchemy import select
+
 from plugin.models import AuditEntry, Role, User
 
 LINK = re.compile(r'value="(https?://[^"]+/dashboard/invitations/([A-Za-z0-9_-]+))"')

@@ -11,10 +11,11 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
-
 from conftest import START
 from helpers import event, interview_done, notifications, obligations, sent
+from sendgrid_standin import SendGridStandIn
+from sqlalchemy import select, update
+
 from plugin import clock
 from plugin import runtime as runtime_module
 from plugin.mail.sendgrid import SendGridProvider
@@ -23,7 +24,6 @@ from plugin.notify import jobs
 from plugin.notify.jobs import dispatch, send_notification
 from plugin.processes import run_worker
 from plugin.sla.sweep import REQUEUE_AFTER, sweep
-from sendgrid_standin import SendGridStandIn
 
 RECRUITER = "alan@acme.example"
 

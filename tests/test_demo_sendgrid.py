@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from plugin import clock, runtime
 from plugin.cli import main
-from plugin.demo import default_round_file, run_demo
+from plugin.cli.demo import default_round_file, run_demo
 from plugin.settings import Settings
 
 DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens there: a request that used it would fail

@@ -1,4 +1,4 @@
-"""Tests for plugin.api.event_schemas (DESIGN.md, "Canonical events")."""
+"""Tests for plugin.events.schemas (DESIGN.md, "Canonical events")."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugin.api.event_schemas import MAX_BATCH, EventValidationError, load_events
-from plugin.events import (
+from plugin.events.schemas import MAX_BATCH, EventValidationError, load_events
+from plugin.events.types import (
     ApplicationRef,
     AtsNotification,
     CandidateRef,

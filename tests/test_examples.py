@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 from ats_support import connect
-from werkzeug.serving import make_server
-
 from conftest import START
+from werkzeug.serving import make_server
 
 SCRIPT = Path(__file__).parent.parent / "examples" / "greenhouse" / "send_sequence.py"
 SECRET = "change-me-please"

@@ -32,17 +32,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import event as hypothesis_event
-from hypothesis.errors import InvalidArgument
-from hypothesis import strategies as st
-from sqlalchemy import func, select
-
 import oracle
+import pytest
 from conftest import START, Org, _empty_tables
 from helpers import event, iso
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as hypothesis_event
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from oracle import PolicySet, Posted, StatusUpdateAsked, SweeperDown, Swept, Verdict
+from sqlalchemy import func, select
+
 from plugin.models import (
     Application,
     AuditEntry,
@@ -55,9 +55,6 @@ from plugin.models import (
     Obligation,
     ObligationState,
 )
-
-
-
 
 APPS = [  # (application, candidate, job)
     ("a-0", "c-0", "j-0"),

@@ -13,6 +13,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from sendgrid_standin import SendGridStandIn, validate_mail_send_body
 
 from plugin.mail.base import (
     Address,
@@ -26,7 +27,6 @@ from plugin.mail.base import (
 )
 from plugin.mail.outbox import OutboxProvider, read_outbox
 from plugin.mail.sendgrid import SendGridProvider
-from sendgrid_standin import SendGridStandIn, validate_mail_send_body
 
 FIXED_NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 HOSTILE = "Eve\r\nBcc: attacker@evil.example"

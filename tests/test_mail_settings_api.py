@@ -7,11 +7,11 @@ import hashlib
 import re
 
 import pytest
+from conftest import Org
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
-from conftest import Org
 from plugin.models import AuditEntry, Organization
 
 URL = "/api/v1/organization/mail"

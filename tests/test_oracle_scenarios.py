@@ -18,9 +18,8 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 import oracle
+import pytest
 from oracle import Swept, Verdict
 from test_invariants import World
 

@@ -1,4 +1,4 @@
-"""One definition of the on-time rate (plugin.sla.outcomes): the demo summary, the dashboard overview
+"""One definition of the on-time rate (plugin.reports.outcomes): the demo summary, the dashboard overview
 and the per-cycle `met` of the API, the proof and the timeline count the same cycles the same way.
 
 The round (Acme, New York, US holidays; autopilot off for the whole organisation). Interviews ending
@@ -27,10 +27,10 @@ from helpers import event, interview_done
 from sqlalchemy import select
 
 from plugin import clock
-from plugin.demo import _print_summary, summarize
+from plugin.cli.demo import _print_summary, summarize
 from plugin.models import Application, Obligation, ObligationState
-from plugin.sla import outcomes
-from plugin.sla.outcomes import Outcome
+from plugin.reports import outcomes
+from plugin.reports.outcomes import Outcome
 
 MON_2 = datetime(2026, 11, 2, 15, tzinfo=UTC)
 DUE_9 = datetime(2026, 11, 9, 22, tzinfo=UTC)

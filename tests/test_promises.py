@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from dashboard_support import add_user, sign_in
 from helpers import event, interview_done, notifications, sent
 from sqlalchemy import select

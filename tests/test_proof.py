@@ -12,10 +12,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
-
 from conftest import START, Org
 from helpers import event, interview_done, sent
+from sqlalchemy import select, update
+
 from plugin.models import DeliveryStatus, MailEvent, Notification, NotificationKind
 
 PROOF = "/api/v1/applications/a-1/proof"

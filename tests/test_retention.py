@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text, update
-
 from conftest import START
 from helpers import event, interview_done, notifications, sent
-from plugin import retention
+from sqlalchemy import select, text, update
+
 from plugin import runtime as runtime_module
 from plugin.cli import main
 from plugin.models import (
@@ -32,6 +31,7 @@ from plugin.models import (
     ReplyState,
 )
 from plugin.settings import Settings
+from plugin.sla import retention
 
 REJECTED_AT = datetime(2026, 11, 4, 15, tzinfo=UTC)  # Wed 10:00 New York: the rejection goes out at once
 DAY = timedelta(days=1)

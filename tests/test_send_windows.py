@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from helpers import interview_done, obligations, sent
+
 from plugin.models import Candidate, NotificationState
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -19,13 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from conftest import Org
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from helpers import event, interview_done, notifications, obligations, sent
 from sqlalchemy import func, select, update
 
-from conftest import Org
-from helpers import event, interview_done, notifications, obligations, sent
 from plugin.models import (
     Application,
     ApplicationStatus,
@@ -194,7 +194,7 @@ def test_forged_signature_is_refused_with_401_and_nothing_changes(org, rt, tick,
     n = next_steps_sent(org, rt, tick)
     before = snapshot(rt)
     payload = [bounce(n, utc(2026, 11, 2, 14, 1))]
-    with caplog.at_level(logging.WARNING, logger="plugin.sendgrid_events"):
+    with caplog.at_level(logging.WARNING, logger="plugin.api.sendgrid_events"):
         answer = post(client, org.id, Signer(), payload, expect=401)  # someone else's key
     assert "signature does not match" in answer["message"]
     assert any(org.id in r.getMessage() for r in caplog.records)
@@ -364,7 +364,7 @@ def test_bounced_status_update_reopens_its_cycle_escalates_and_breaches_as_undel
     tick(at=DUE_AT)
     first = obligations(rt.db)[0]
     assert first.breached_at == DUE_AT and first.breach_reason == "undeliverable"
-    # Missed (plugin.sla.outcomes): the dashboard counts this cycle as breached, and `met` says the same.
+    # Missed (plugin.reports.outcomes): the dashboard counts this cycle as breached, and `met` says the same.
     assert first.state is ObligationState.OPEN and first.met is False
     tick(at=utc(2026, 11, 20, 15))
     assert to_candidate(outbox) == ["next_steps", "status_update"]

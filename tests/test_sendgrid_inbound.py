@@ -16,10 +16,11 @@ from html import escape
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
-
 from conftest import START, Org
 from helpers import event, interview_done, notifications, obligations
+from sqlalchemy import func, select, update
+
+from plugin.api.sendgrid_inbound import INBOUND_MAX_BYTES, TEXT_LIMIT
 from plugin.models import (
     Application,
     AuditEntry,
@@ -30,7 +31,6 @@ from plugin.models import (
     Organization,
     ReplyState,
 )
-from plugin.sendgrid_inbound import INBOUND_MAX_BYTES, TEXT_LIMIT
 
 SECRET = "inbound-test-secret-0123456789"
 CANDIDATE = "c-1@example.com"
@@ -297,7 +297,7 @@ def test_reply_picks_the_application_that_is_waiting(inbound, client, rt, tick, 
 
 def test_unknown_sender_is_stored_for_review_and_nothing_is_sent(interviewed, client, rt, tick, clock, outbox, caplog):
     clock.advance(timedelta(hours=1))
-    caplog.set_level("INFO", logger="plugin.sendgrid_inbound")
+    caplog.set_level("INFO", logger="plugin.api.sendgrid_inbound")
     reply_id = reply_from(client, interviewed, expect_state="unknown_sender",
                           from_="Mallory <mallory@spam.example>", subject="Cheap pills")
     reply = reply_row(rt, reply_id)

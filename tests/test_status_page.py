@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-
 from conftest import START
 from helpers import event, interview_done, notifications, obligations, sent
-from plugin import status_links
+from sqlalchemy import select
+
+from plugin.candidate.status_page import make_csrf_token
 from plugin.models import (
     Application,
     ApplicationStatus,
@@ -26,7 +26,7 @@ from plugin.models import (
     NotificationState,
     ObligationState,
 )
-from plugin.status_page import make_csrf_token
+from plugin.notify import status_links
 
 RECRUITER = "alan@acme.example"
 FOOTER = "This page is private to you. Sent on behalf of Acme by Ghostless."

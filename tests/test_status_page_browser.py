@@ -11,15 +11,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Iterator
 
 import pytest
-
-from browser_support import PHONE, SCREENSHOTS, launched_chromium, serving  # skips without chromium/playwright
+from browser_support import (  # skips without chromium/playwright
+    PHONE,
+    SCREENSHOTS,
+    launched_chromium,
+    serving,
+)
 from conftest import START
 from helpers import event, interview_done
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
-from plugin import status_links
 from plugin.models import Application, ApplicationStatus
+from plugin.notify import status_links
 
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
 SIZES = [pytest.param(DESKTOP, id="1280"), pytest.param(PHONE, id="390")]

@@ -7,8 +7,9 @@ from typing import Any
 
 from conftest import START, Org
 from helpers import interview_done, sent
-from plugin.models import AuditEntry, TemplateOverride
 from sqlalchemy import func, select
+
+from plugin.models import AuditEntry, TemplateOverride
 
 OVERRIDE = {
     "subject": "Thanks for meeting us, {{ candidate.first_name }}",

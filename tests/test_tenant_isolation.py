@@ -39,6 +39,7 @@ from test_sendgrid_inbound import basic, inbound_fields, multipart, set_secret
 
 from plugin import clock as clock_module
 from plugin import create_app, runtime
+from plugin.accounts.users import invite_user
 from plugin.ats.signing import hmac_sha256_hex
 from plugin.db import Base
 from plugin.mail.outbox import OutboxProvider
@@ -57,7 +58,6 @@ from plugin.models import (
 from plugin.notify.render import TemplateRenderer
 from plugin.processes import run_worker, sweep_once
 from plugin.settings import Settings
-from plugin.users import invite_user
 
 A_WORD, B_WORD = "zanzibar", "globex"
 

@@ -20,16 +20,16 @@ import time
 from datetime import timedelta
 
 import pytest
-from rq import Worker
-from sqlalchemy import update
-
 from conftest import START
 from helpers import interview_done, notifications, obligations, sent
+from rq import Worker
+from sqlalchemy import update
+from test_sendgrid_events import post, sg, signer  # noqa: F401  (signer: the fixture)
+
 from plugin.mail.sendgrid import SendGridProvider
 from plugin.models import Notification, NotificationState, ObligationState
 from plugin.notify.jobs import dispatch
 from plugin.sla.sweep import SENDING_TIMEOUT, UNKNOWN_REFUTE_AFTER, sweep
-from test_sendgrid_events import post, sg, signer  # noqa: F401  (signer: the fixture)
 
 ENDED = START - timedelta(days=7)  # Mon 26 Oct 09:00 New York: due Mon 2 Nov 17:00 (START is Mon 2 Nov 09:00)
 AUTOPILOT_AT = START  # autopilot writes at 09:00 on the due day

@@ -13,8 +13,8 @@ from flask_smorest import Api, abort
 from sqlalchemy.orm import Session
 
 from plugin import clock
+from plugin.accounts.orgs import organization_for_key
 from plugin.models import Organization
-from plugin.orgs import organization_for_key
 
 
 def register_api(app: Flask) -> Api:

@@ -12,9 +12,9 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import IntegrityError
 
 from plugin.api import current_org, db_session, now
-from plugin.body_limit import declared_too_large, read_within_limit
-from plugin.api.event_schemas import MAX_BATCH, EventValidationError, load_events
+from plugin.events.schemas import MAX_BATCH, EventValidationError, load_events
 from plugin.sla.ledger import record_event
+from plugin.web.body_limit import declared_too_large, read_within_limit
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Canonical ATS events")
 

@@ -5,7 +5,7 @@ PATCH /api/v1/organization/mail                 `locale`, `sendgrid_event_public
 POST  /api/v1/organization/mail/inbound-secret  a new Inbound Parse password, shown once inside its URL
 
 Secrets never come back: the event verification key is shown as a fingerprint, the inbound password
-only once (its SHA-256 is stored, which `plugin.sendgrid_inbound` checks against the basic-auth
+only once (its SHA-256 is stored, which `plugin.api.sendgrid_inbound` checks against the basic-auth
 password SendGrid sends).
 """
 
@@ -29,7 +29,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from plugin.api import current_org, db_session, now
-from plugin.api.event_schemas import Locale
+from plugin.events.schemas import Locale
 from plugin.models import Organization
 from plugin.sla.obligations import audit
 

@@ -13,8 +13,8 @@ from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from plugin.api import current_org, db_session, now
-from plugin.config_changes import ConfigError, update_organization
 from plugin.models import Organization
+from plugin.sla.config_changes import ConfigError, update_organization
 
 blp = Blueprint("organization", __name__, url_prefix="/api/v1", description="Organisation and business calendar")
 

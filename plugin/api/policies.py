@@ -17,8 +17,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from sqlalchemy import select
 
 from plugin.api import current_org, db_session, now
-from plugin.config_changes import ChangeOutcome, ConfigError, set_job_policy, set_organization_policy
 from plugin.models import Job, Organization
+from plugin.sla.config_changes import ChangeOutcome, ConfigError, set_job_policy, set_organization_policy
 from plugin.sla.policy import DEFAULT_POLICY, merge_policy, parse_hhmm
 
 blp = Blueprint("policies", __name__, url_prefix="/api/v1/policies", description="SLA policies")

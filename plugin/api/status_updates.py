@@ -1,6 +1,6 @@
 """POST /api/v1/applications/<id>/status-updates: a person sends the candidate an update now.
 
-The dashboard's "Send an update" button does the same through plugin.status_updates.
+The dashboard's "Send an update" button does the same through plugin.sla.status_updates.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from plugin.api import current_org, db_session, now
 from plugin.api.records import NotificationSchema
 from plugin.models import Application
-from plugin.status_updates import MAX_NOTE_CHARS, StatusUpdateRefused, send_status_update
+from plugin.sla.status_updates import MAX_NOTE_CHARS, StatusUpdateRefused, send_status_update
 
 blp = Blueprint("status_updates", __name__, url_prefix="/api/v1", description="Status updates sent by a person")
 

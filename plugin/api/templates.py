@@ -19,7 +19,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
 from plugin.api import current_org, db_session, now
-from plugin.api.event_schemas import Locale
+from plugin.events.schemas import Locale
 from plugin.mail.base import clean_header_text
 from plugin.models import NotificationKind, Organization, TemplateOverride
 from plugin.notify.compose import DEFAULT_SENDER_EMAIL

@@ -41,7 +41,7 @@ from plugin.ats.base import (
 )
 from plugin.ats.http import ApiClient, PermanentAtsError
 from plugin.ats.signing import hmac_sha256_hex, matches_any
-from plugin.events import (
+from plugin.events.types import (
     ApplicationRef,
     AtsNotification,
     CandidateRef,

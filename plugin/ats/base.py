@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
-from plugin.events import CanonicalEvent
+from plugin.events.types import CanonicalEvent
 
 __all__ = [
     "Adapter", "AdapterError", "ApplicationKeys", "Connection", "Context", "Lookup", "PollPage",

@@ -25,14 +25,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin import clock
-from plugin.api.event_schemas import EventValidationError, load_events
 from plugin.ats import connections as connections_module
 from plugin.ats.base import AdapterError, Context, WebhookRequest
 from plugin.ats.http import AtsError
 from plugin.ats.lookup import DbLookup
 from plugin.ats.secrets import SecretBox, SecretsUnreadable
 from plugin.db import Database
-from plugin.events import CanonicalEvent
+from plugin.events.schemas import EventValidationError, load_events
+from plugin.events.types import CanonicalEvent
 from plugin.models import AtsConnection, AtsDelivery, Candidate, DeliveryKind, DeliveryState, Organization
 from plugin.sla.ledger import record_event, scrub_deliveries
 

@@ -33,16 +33,36 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from plugin.ats.base import (
-    Adapter, AdapterError, ApplicationKeys, Context, PollPage, WebhookRequest, clean_email, clip,
+    Adapter,
+    AdapterError,
+    ApplicationKeys,
+    Context,
+    PollPage,
+    WebhookRequest,
+    clean_email,
+    clip,
     parse_time,
 )
-from plugin.ats.http import PermanentAtsError
 from plugin.ats.greenhouse_harvest import (
-    DEFAULT_API_BASE_URL, LISTS, PAGE_SIZE_MAX, HarvestClient, _dict, _Sweep, _v3_time,
+    DEFAULT_API_BASE_URL,
+    LISTS,
+    PAGE_SIZE_MAX,
+    HarvestClient,
+    _dict,
+    _Sweep,
+    _v3_time,
 )
+from plugin.ats.http import PermanentAtsError
 from plugin.ats.signing import hmac_sha256_hex, matches_any
-from plugin.events import (
-    ApplicationRef, AtsNotification, CandidateRef, CanonicalEvent, ErasureReason, EventType, InterviewRef, JobRef,
+from plugin.events.types import (
+    ApplicationRef,
+    AtsNotification,
+    CandidateRef,
+    CanonicalEvent,
+    ErasureReason,
+    EventType,
+    InterviewRef,
+    JobRef,
     Person,
 )
 

@@ -36,10 +36,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from plugin.ats.base import Adapter, AdapterError, Context, PollPage, WebhookRequest, clean_email, clip, parse_time
+from plugin.ats.base import (
+    Adapter,
+    AdapterError,
+    Context,
+    PollPage,
+    WebhookRequest,
+    clean_email,
+    clip,
+    parse_time,
+)
 from plugin.ats.http import ApiClient, PermanentAtsError
 from plugin.ats.signing import hmac_sha256_hex, matches_any
-from plugin.events import (
+from plugin.events.types import (
     ApplicationRef,
     AtsNotification,
     CandidateRef,

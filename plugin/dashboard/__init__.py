@@ -24,17 +24,28 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from sqlalchemy.orm import Session
 from wtforms import ValidationError
 
 from plugin import clock
+from plugin.accounts.users import session_fingerprint
 from plugin.dashboard.scope import Viewer
 from plugin.models import Organization, Role, User
 from plugin.notify.render import default_template_dir
-from plugin.users import session_fingerprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder=str(default_template_dir()),
                static_folder="static", static_url_path="/static")

@@ -1,7 +1,7 @@
 """Compliance pages: the Ontario ESA report and the proof-of-notice export (issue 5, item 4).
 
 The reports themselves (what counts as told, the 45 days, delivered times) are in
-plugin.dashboard.compliance_reports; this module parses the filters, pages the HTML tables and
+plugin.reports.compliance; this module parses the filters, pages the HTML tables and
 writes the CSV exports, which hold every row.
 """
 
@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from plugin.api.proof import build_proof, render_page
 from plugin.dashboard import bp, csv_response, db, now, organization, page, viewer
-from plugin.dashboard.compliance_reports import (
+from plugin.dashboard.scope import visible_jobs
+from plugin.models import Application, Job
+from plugin.reports.compliance import (
     ESA_STATUSES,
     ONTARIO_DAYS,
     Filters,
@@ -28,8 +30,6 @@ from plugin.dashboard.compliance_reports import (
     ProofExport,
     local_time_iso,
 )
-from plugin.dashboard.scope import visible_jobs
-from plugin.models import Application, Job
 
 PAGE_SIZE = 100  # HTML tables; the CSV has every row
 

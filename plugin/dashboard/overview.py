@@ -11,18 +11,17 @@ The numbers themselves live in `metrics` (no Flask there).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from collections.abc import Callable
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from flask import Response, request, url_for
 
 from plugin.dashboard import bp, csv_response, db, local_time, now, organization, page, viewer
-from plugin.dashboard import metrics
 from plugin.dashboard.scope import visible_jobs
+from plugin.reports import metrics
 from plugin.sla.policy import calendar_for
 
 LISTS = {"at_risk": "At risk now", "breached": "Breached", "neglected": "Neglected"}

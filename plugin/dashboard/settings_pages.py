@@ -3,7 +3,7 @@
 Every form posts `action=preview` (the change is run inside a SAVEPOINT and rolled back, to show how
 many open deadlines it would move) or `action=save` (applied, audited, deadlines recomputed, then
 post-redirect-get with a flash). The rules live where the JSON API keeps them: `PolicySchema` and
-`OrganizationPatchSchema` validate the values, `plugin.config_changes` applies them. Bad input is
+`OrganizationPatchSchema` validate the values, `plugin.sla.config_changes` applies them. Bad input is
 answered 400 with the message next to its field, what was typed kept, and nothing changed.
 """
 
@@ -24,7 +24,10 @@ from werkzeug.datastructures import MultiDict
 
 from plugin.api.organization import OrganizationPatchSchema
 from plugin.api.policies import PolicySchema
-from plugin.config_changes import (
+from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
+from plugin.dashboard.scope import visible_jobs
+from plugin.models import Application, AuditEntry, Job, Obligation, ObligationState, Organization
+from plugin.sla.config_changes import (
     CONFIG_ENTITIES,
     ChangeOutcome,
     ConfigError,
@@ -34,9 +37,6 @@ from plugin.config_changes import (
     set_publicly_advertised,
     update_organization,
 )
-from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
-from plugin.dashboard.scope import visible_jobs
-from plugin.models import Application, AuditEntry, Job, Obligation, ObligationState, Organization
 from plugin.sla.policy import DEFAULT_POLICY, merge_policy
 
 PREVIEW_EXAMPLES = 10

@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from plugin.accounts.users import UserError, end_sessions, user_by_email, user_for_invitation, verify_password
+from plugin.accounts.users import accept_invitation as set_invited_password
 from plugin.dashboard import SignedIn, bp, db, now, page
 from plugin.dashboard.throttle import Throttle
 from plugin.models import User
-from plugin.users import UserError, end_sessions, user_by_email, user_for_invitation, verify_password
-from plugin.users import accept_invitation as set_invited_password
 
 GENERIC_FAILURE = "That email address and password do not match an account."
 

@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, request, url_for
 from plugin.dashboard import actor, bp, db, local_time, now, organization, viewer
 from plugin.dashboard.timeline import application_page, visible_application
 from plugin.models import Role
-from plugin.status_updates import StatusUpdateRefused, send_status_update
+from plugin.sla.status_updates import StatusUpdateRefused, send_status_update
 
 
 @bp.post("/applications/<int:application_id>/status-updates")

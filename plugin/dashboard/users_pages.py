@@ -18,10 +18,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
-from plugin.models import Organization, Role, User
-from plugin.sla.obligations import audit
-from plugin.users import (
+from plugin.accounts.users import (
     INVITATION_LIFETIME,
     UserError,
     clean_departments,
@@ -30,6 +27,9 @@ from plugin.users import (
     invite_user,
     parse_role,
 )
+from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
+from plugin.models import Organization, Role, User
+from plugin.sla.obligations import audit
 
 ROLE_CHOICES: tuple[tuple[str, str], ...] = (
     (Role.ADMIN.value, "Administrator: sees and configures everything"),

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin import runtime, status_links
+from plugin import runtime
 from plugin.mail.base import Address, OutgoingMessage
 from plugin.models import (
     ApplicationStatus,
@@ -19,6 +19,7 @@ from plugin.models import (
     Organization,
     TemplateOverride,
 )
+from plugin.notify import status_links
 from plugin.notify.dates import human_date, human_instant
 from plugin.notify.render import Override, RenderedMessage
 from plugin.sla import deadlines, messages

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from plugin.events import (
+from plugin.events.types import (
     AtsNotification,
-    CanonicalEvent,
     CandidateRef,
+    CanonicalEvent,
     ErasureReason,
     EventType,
     JobRef,
@@ -27,6 +27,7 @@ from plugin.events import (
 from plugin.models import (
     Application,
     ApplicationStatus,
+    AtsDelivery,
     Candidate,
     CandidateReply,
     EventOutcome,
@@ -39,7 +40,6 @@ from plugin.models import (
     Notification,
     NotificationKind,
     NotificationState,
-    AtsDelivery,
     Obligation,
     ObligationState,
     Organization,

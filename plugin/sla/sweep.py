@@ -26,8 +26,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from plugin.db import Database
 from plugin.models import (
     Interview,
-    MailEvent,
     InterviewStatus,
+    MailEvent,
     Notification,
     NotificationKind,
     NotificationState,

@@ -61,7 +61,7 @@ MUTANTS = [
     {
         "name": "person-promise-checked-on-the-organisation-calendar",
         "why": "a day a person promises is checked against the organisation's holidays, not the candidate's",
-        "file": "plugin/status_updates.py",
+        "file": "plugin/sla/status_updates.py",
         "search": "        check_promised_day(next_date, cals.candidate, now)\n",
         "replace": "        check_promised_day(next_date, cals.org, now)\n",
         "tests": ["tests/test_status_updates.py", "tests/test_oracle_scenarios.py"],

@@ -28,9 +28,9 @@ def user_group() -> None:
 def user_create(email: str, org_ref: str, role: str, name: str | None, departments: tuple[str, ...],
                 password_stdin: bool, invite: bool) -> None:
     """Create a dashboard user in an organisation."""
+    from plugin.accounts.users import UserError, create_user, invite_user, parse_role
     from plugin.cli import _runtime
     from plugin.models import Organization
-    from plugin.users import UserError, create_user, invite_user, parse_role
 
     if invite and password_stdin:
         raise click.UsageError("Use --invite (the user chooses a password) or --password-stdin, not both.")

@@ -46,8 +46,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import MultiPartParser
 
 from plugin import clock
-from plugin.body_limit import declared_too_large
-from plugin.http_errors import error_response as _error
 from plugin.models import (
     Application,
     ApplicationStatus,
@@ -65,6 +63,8 @@ from plugin.sla import obligations
 from plugin.sla.messages import internal_recipient
 from plugin.sla.obligations import audit, calendars
 from plugin.sla.policy import calendar_for, policy_for
+from plugin.web.body_limit import declared_too_large
+from plugin.web.errors import error_response as _error
 
 log = logging.getLogger(__name__)
 

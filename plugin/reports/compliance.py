@@ -39,7 +39,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from plugin.api.proof import KIND_LABELS
-from plugin.dashboard.metrics import candidate_label
 from plugin.models import (
     CANDIDATE_KINDS,
     Application,
@@ -56,6 +55,7 @@ from plugin.models import (
     Obligation,
     ObligationState,
 )
+from plugin.reports.metrics import candidate_label
 
 ONTARIO_DAYS = 45  # O. Reg. 476/24: within 45 days after the (last) interview
 IN_CHUNK = 1000  # message ids per IN (...) list when the proof CSV looks up delivery events

@@ -23,9 +23,9 @@ from plugin.ats import deliveries, registry
 from plugin.ats.base import WebhookRequest
 from plugin.ats.secrets import SecretBox, SecretsUnreadable
 from plugin.ats.signing import body_hash
-from plugin.body_limit import declared_too_large, read_within_limit
-from plugin.http_errors import error_response as _error
 from plugin.models import AtsConnection, ConnectionState, DeliveryKind, DeliveryState
+from plugin.web.body_limit import declared_too_large, read_within_limit
+from plugin.web.errors import error_response as _error
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.accounts.orgs import hash_key as hash_token  # random 256-bit tokens, stored like API keys
 from plugin.models import Organization, Role, User
-from plugin.orgs import hash_key as hash_token  # random 256-bit tokens, stored like API keys
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only stops a denial of service by huge input

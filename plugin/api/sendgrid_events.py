@@ -36,10 +36,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from plugin import clock
-from plugin.body_limit import declared_too_large, read_within_limit
-from plugin.http_errors import error_response as _error
 from plugin.models import DeliveryStatus, MailEvent, Notification, NotificationState, Organization
 from plugin.sla import messages
+from plugin.web.body_limit import declared_too_large, read_within_limit
+from plugin.web.errors import error_response as _error
 
 log = logging.getLogger(__name__)
 

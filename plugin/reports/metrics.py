@@ -4,7 +4,7 @@ No Flask here: every function takes a SQLAlchemy session, a WHERE clause on `Job
 scope plus the page's filters, see `job_filter`) and instants, so the numbers can be tested and timed
 on their own.
 
-Every number counts cycles (obligations) by their outcome, defined once in `plugin.sla.outcomes`
+Every number counts cycles (obligations) by their outcome, defined once in `plugin.reports.outcomes`
 (the demo summary and the API's `met` use the same rule): on time at discharged_at, missed at due_at,
 or neither (not yet due, or nothing owed). A cycle belongs to a period when its outcome instant falls
 in the period. Because an on-time outcome
@@ -30,12 +30,24 @@ from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, extract, func, literal_column, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from plugin.models import Application, Candidate, Job, Obligation, ObligationState, Rung
+from plugin.reports.outcomes import outcome_columns
 from plugin.sla.calendar import BusinessCalendar
-from plugin.sla.outcomes import outcome_columns
 from plugin.sla.policy import merge_policy
 
 ROLLING_PERIODS = {"30": 30, "90": 90}
@@ -158,7 +170,7 @@ def job_label(title: str | None, external_id: str) -> str:
     return f"{title} ({external_id})" if title else external_id
 
 
-# --- the cohort of a period (outcomes as in plugin.sla.outcomes) ----------------------------------------
+# --- the cohort of a period (outcomes as in plugin.reports.outcomes) ----------------------------------------
 
 
 def _cohort(query: Select[Any], org_id: str, where: ColumnElement[bool], start: datetime, end: datetime,

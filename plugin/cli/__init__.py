@@ -75,7 +75,7 @@ def org() -> None:
 def org_create(name: str, timezone_: str, country: str, subdivision: str | None, sender_email: str | None,
                escalation_email: str | None) -> None:
     """Create an organisation; prints its id and an API key (shown once)."""
-    from plugin.orgs import create_organization
+    from plugin.accounts.orgs import create_organization
     from plugin.sla.calendar import CalendarError
 
     rt = _runtime(upgrade_embedded=True)
@@ -126,7 +126,7 @@ def retention_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Only count who would be anonymised; change nothing")
 def retention_run(dry_run: bool) -> None:
     """Anonymise everyone whose retention period has ended (the sweeper also does this every tick)."""
-    from plugin.retention import anonymise_due
+    from plugin.sla.retention import anonymise_due
 
     rt = _runtime(upgrade_embedded=True)
     try:
@@ -225,7 +225,7 @@ def serve(host: str, port: int) -> None:
                    "request against SendGrid's contract) instead of writing .eml files")
 def demo(no_serve: bool, round_file: str | None, port: int, sendgrid_standin: bool) -> None:
     """Play a realistic hiring round through the real API, queue and worker, then serve it."""
-    from plugin.demo import run_demo
+    from plugin.cli.demo import run_demo
 
     sys.exit(run_demo(_settings(), serve=not no_serve, round_file=round_file, port=port,
                       sendgrid_standin=sendgrid_standin))
@@ -235,8 +235,8 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 
-from plugin.cli_ats import ats  # noqa: E402 - the `ats` group lives in its own module
-from plugin.cli_users import user_group  # noqa: E402
+from plugin.cli.ats import ats  # noqa: E402 - the `ats` group lives in its own module
+from plugin.cli.users import user_group  # noqa: E402
 
 main.add_command(ats)
 main.add_command(user_group)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from plugin import clock, create_app, runtime
+from plugin.accounts.orgs import create_organization
+from plugin.accounts.users import create_user
 from plugin.migrate import upgrade
 from plugin.models import (
     Application,
@@ -40,11 +42,9 @@ from plugin.models import (
     ObligationState,
     Role,
 )
-from plugin.orgs import create_organization
 from plugin.processes import run_worker, serve, sweep_once
+from plugin.reports import outcomes
 from plugin.settings import Settings
-from plugin.sla import outcomes
-from plugin.users import create_user
 
 if TYPE_CHECKING:
     from plugin.devtools.sendgrid_standin import SendGridStandIn
@@ -54,8 +54,9 @@ DEMO_SENDGRID_KEY = "SG.demo"
 
 
 def default_round_file() -> Path:
-    here = Path(__file__).parent
-    for candidate in (here / "examples" / "demo" / "round.json", here.parent / "examples" / "demo" / "round.json"):
+    package = Path(__file__).resolve().parent.parent  # .../plugin (the wheel holds plugin/examples)
+    for candidate in (package / "examples" / "demo" / "round.json",
+                      package.parent / "examples" / "demo" / "round.json"):
         if candidate.exists():
             return candidate
     raise FileNotFoundError("examples/demo/round.json is missing from this installation")

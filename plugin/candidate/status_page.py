@@ -1,6 +1,6 @@
 """The candidate's private status page, `/status/<token>`, and "withdraw my application".
 
-Candidates never log in: the signed token in their emails (plugin.status_links) is the only key, so
+Candidates never log in: the signed token in their emails (plugin.notify.status_links) is the only key, so
 every response is `no-store`, `no-referrer` and `noindex`, and the page has a strict CSP (its CSS is
 inline with a per-response nonce; no scripts at all).
 
@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from plugin import clock, status_links
-from plugin.events import ApplicationRef, CandidateRef, CanonicalEvent, EventType, JobRef
+from plugin import clock
+from plugin.candidate.strings import pick_language, translator
+from plugin.events.types import ApplicationRef, CandidateRef, CanonicalEvent, EventType, JobRef
 from plugin.models import (
     Application,
     ApplicationStatus,
@@ -42,6 +43,7 @@ from plugin.models import (
     NotificationState,
     Organization,
 )
+from plugin.notify import status_links
 from plugin.notify.dates import human_date, human_instant
 from plugin.notify.render import default_template_dir
 from plugin.settings import Settings
@@ -49,7 +51,6 @@ from plugin.sla.calendar import BusinessCalendar
 from plugin.sla.ledger import record_event
 from plugin.sla.messages import internal_recipient
 from plugin.sla.obligations import calendars, open_obligation, schedule
-from plugin.status_strings import pick_language, translator
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The canonical event vocabulary every ATS integration speaks (DESIGN.md, "Canonical events").
 
-Plain frozen dataclasses: no Flask, no database. The HTTP layer (`plugin.api.event_schemas`) turns
+Plain frozen dataclasses: no Flask, no database. The HTTP layer (`plugin.events.schemas`) turns
 JSON into these, ATS adapters build them from vendor payloads, and the ledger (`plugin.sla.ledger`)
 applies them.
 """

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.models import Application, ClosureDate, Job, Obligation, ObligationState, Organization, Rung
-from plugin.sla.calendar import CalendarError, validate_calendar
 from plugin.sla import deadlines
+from plugin.sla.calendar import CalendarError, validate_calendar
 from plugin.sla.deadlines import DueBasis
 from plugin.sla.obligations import audit, calendars, recompute
 from plugin.sla.policy import merge_policy, parse_hhmm, policy_for

@@ -1,7 +1,7 @@
 """Marshmallow schemas for canonical events (DESIGN.md, "Canonical events").
 
 `load_events` turns the already-parsed JSON body of `POST /api/v1/events` into
-`plugin.events.CanonicalEvent` objects. The whole payload is validated first; any error anywhere
+`plugin.events.types.CanonicalEvent` objects. The whole payload is validated first; any error anywhere
 raises `EventValidationError` carrying every message, so the caller can reject the request and
 store nothing.
 """
@@ -16,8 +16,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from plugin.sla.calendar import CalendarError, validate_calendar
-from plugin.events import (
+from plugin.events.types import (
     APPLICATION_SCOPED,
     INTERVIEW_EVENTS,
     JOB_EVENTS,
@@ -32,6 +31,7 @@ from plugin.events import (
     JobRef,
     Person,
 )
+from plugin.sla.calendar import CalendarError, validate_calendar
 
 __all__ = ["MAX_BATCH", "EventValidationError", "load_events"]
 

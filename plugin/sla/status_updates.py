@@ -14,8 +14,14 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.models import Application, ApplicationStatus, Notification, NotificationKind, NotificationState, \
-    Organization
+from plugin.models import (
+    Application,
+    ApplicationStatus,
+    Notification,
+    NotificationKind,
+    NotificationState,
+    Organization,
+)
 from plugin.sla import messages
 from plugin.sla.calendar import BusinessCalendar
 from plugin.sla.obligations import calendars, open_obligation
