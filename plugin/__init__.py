@@ -3,11 +3,14 @@
 `create_app(settings=None)` is the only entry point for the web process; nothing happens at import.
 """
 
+# The faces are imported inside create_app, not here: `import plugin.clock` in a sweeper or a
+# worker must not load Flask and every page.
+
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, g
+from flask import Flask
 
 from plugin.settings import Settings
 
@@ -24,6 +27,7 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
     from plugin.candidate.status_page import bp as status_page_bp
     from plugin.dashboard import register_dashboard
     from plugin.web.health import bp as health_bp
+    from plugin.web.sessions import close_at_teardown
 
     if runtime is None:
         settings = (settings or Settings.from_env()).ensure_secret_key()
@@ -48,11 +52,7 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    @app.teardown_appcontext
-    def close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+    close_at_teardown(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)

@@ -14,7 +14,7 @@ from rq import SimpleWorker, Worker
 
 from plugin import clock
 from plugin.ats import deliveries, polling
-from plugin.notify.jobs import dispatch
+from plugin.notify.dispatch import dispatch
 from plugin.runtime import Runtime
 from plugin.sla import retention
 from plugin.sla.sweep import SweepReport, sweep

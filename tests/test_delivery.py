@@ -14,14 +14,15 @@ import pytest
 from conftest import START
 from helpers import event, interview_done, notifications, obligations, sent
 from sendgrid_standin import SendGridStandIn
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from plugin import clock
 from plugin import runtime as runtime_module
 from plugin.mail.sendgrid import SendGridProvider
 from plugin.models import AuditEntry, Notification, NotificationKind, NotificationState
 from plugin.notify import jobs
-from plugin.notify.jobs import dispatch, send_notification
+from plugin.notify.dispatch import dispatch
+from plugin.notify.jobs import send_notification
 from plugin.processes import run_worker
 from plugin.sla.sweep import REQUEUE_AFTER, sweep
 

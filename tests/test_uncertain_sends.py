@@ -28,7 +28,7 @@ from test_sendgrid_events import post, sg, signer  # noqa: F401  (signer: the fi
 
 from plugin.mail.sendgrid import SendGridProvider
 from plugin.models import Notification, NotificationState, ObligationState
-from plugin.notify.jobs import dispatch
+from plugin.notify.dispatch import dispatch
 from plugin.sla.sweep import SENDING_TIMEOUT, UNKNOWN_REFUTE_AFTER, sweep
 
 ENDED = START - timedelta(days=7)  # Mon 26 Oct 09:00 New York: due Mon 2 Nov 17:00 (START is Mon 2 Nov 09:00)

@@ -6,29 +6,23 @@ the organisation, and every query below is filtered by it (one organisation neve
 
 from __future__ import annotations
 
-from datetime import datetime
+from flask import Flask, request
+from flask_smorest import Api
 
-from flask import Flask, current_app, g, request
-from flask_smorest import Api, abort
-from sqlalchemy.orm import Session
-
-from plugin import clock
-from plugin.accounts.orgs import organization_for_key
-from plugin.models import Organization
+from plugin.api.common import authenticate
+from plugin.api.connections import blp as connections_blp
+from plugin.api.events import blp as events_blp
+from plugin.api.mail_settings import blp as mail_settings_blp
+from plugin.api.organization import blp as organization_blp
+from plugin.api.policies import blp as policies_blp
+from plugin.api.proof import blp as proof_blp
+from plugin.api.records import blp as records_blp
+from plugin.api.replies import blp as replies_blp
+from plugin.api.status_updates import blp as status_updates_blp
+from plugin.api.templates import blp as templates_blp
 
 
 def register_api(app: Flask) -> Api:
-    from plugin.api.connections import blp as connections_blp
-    from plugin.api.events import blp as events_blp
-    from plugin.api.mail_settings import blp as mail_settings_blp
-    from plugin.api.organization import blp as organization_blp
-    from plugin.api.policies import blp as policies_blp
-    from plugin.api.proof import blp as proof_blp
-    from plugin.api.records import blp as records_blp
-    from plugin.api.replies import blp as replies_blp
-    from plugin.api.status_updates import blp as status_updates_blp
-    from plugin.api.templates import blp as templates_blp
-
     app.config.update(
         API_TITLE="Ghostless API",
         API_VERSION="v1",
@@ -56,34 +50,3 @@ def register_api(app: Flask) -> Api:
             authenticate()
 
     return api
-
-
-def db_session() -> Session:
-    """One session per request, closed at teardown."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["ghostless"].db.sessionmaker()
-    return g.db_session
-
-
-def authenticate() -> None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        abort(401, message="Send your organisation's API key as 'Authorization: Bearer <key>'.",
-              headers={"WWW-Authenticate": "Bearer"})
-    found = organization_for_key(db_session(), token.strip())
-    if found is None:
-        abort(401, message="This API key is not valid (unknown or revoked).", headers={"WWW-Authenticate": "Bearer"})
-    org, key = found
-    g.org_id = org.id
-    g.actor = f"api-key:{key.prefix}"
-
-
-def current_org(session: Session) -> Organization:
-    org = session.get(Organization, g.org_id)
-    assert org is not None
-    return org
-
-
-def now() -> datetime:
-    return clock.now()

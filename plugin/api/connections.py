@@ -24,12 +24,12 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.api import current_org, db_session, now
-from plugin.api.policies import StrictBoolean
+from plugin.api.common import current_org, db_session, now
 from plugin.ats import connections as service
 from plugin.ats import deliveries, polling
 from plugin.ats.secrets import SecretBox
 from plugin.models import AtsConnection, AtsDelivery, DeliveryState
+from plugin.sla.config_schemas import StrictBoolean
 
 blp = Blueprint("connections", __name__, url_prefix="/api/v1", description="ATS connections and webhook deliveries")
 

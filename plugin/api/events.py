@@ -11,7 +11,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 from sqlalchemy.exc import IntegrityError
 
-from plugin.api import current_org, db_session, now
+from plugin.api.common import current_org, db_session, now
 from plugin.events.schemas import MAX_BATCH, EventValidationError, load_events
 from plugin.sla.ledger import record_event
 from plugin.web.body_limit import declared_too_large, read_within_limit

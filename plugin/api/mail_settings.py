@@ -28,10 +28,10 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields
 from sendgrid.helpers.eventwebhook import EventWebhook
 
-from plugin.api import current_org, db_session, now
+from plugin.api.common import current_org, db_session, now
+from plugin.audit import audit
 from plugin.events.schemas import Locale
 from plugin.models import Organization
-from plugin.sla.obligations import audit
 
 blp = Blueprint("mail_settings", __name__, url_prefix="/api/v1",
                 description="Mail settings: internal-mail language, SendGrid Event Webhook and Inbound Parse")

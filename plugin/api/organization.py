@@ -10,40 +10,14 @@ from typing import Any
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields
 
-from plugin.api import current_org, db_session, now
+from plugin.api.common import current_org, db_session, now
 from plugin.models import Organization
 from plugin.sla.config_changes import ConfigError, update_organization
+from plugin.sla.config_schemas import OrganizationPatchSchema
 
 blp = Blueprint("organization", __name__, url_prefix="/api/v1", description="Organisation and business calendar")
-
-
-class ClosureSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    day = fields.Date(required=True)
-    label = fields.String(validate=validate.Length(max=200), allow_none=True)
-
-
-class OrganizationPatchSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    timezone = fields.String(validate=validate.Length(min=1, max=64))
-    holiday_country = fields.String(validate=validate.Length(min=2, max=8), allow_none=True)
-    holiday_subdivision = fields.String(validate=validate.Length(min=1, max=16), allow_none=True)
-    working_weekdays = fields.List(
-        fields.Integer(strict=True, validate=validate.Range(min=0, max=6)),
-        validate=validate.Length(min=1, max=7), metadata={"description": "Monday=0 ... Sunday=6"},
-    )
-    closures = fields.List(fields.Nested(ClosureSchema), validate=validate.Length(max=1000),
-                           metadata={"description": "Replaces the whole list of closure dates"})
-    sender_name = fields.String(validate=validate.Length(max=200), allow_none=True)
-    sender_email = fields.Email(allow_none=True)
-    escalation_email = fields.Email(allow_none=True)
 
 
 class OrganizationSchema(Schema):

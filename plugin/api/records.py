@@ -15,7 +15,8 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from plugin.api import current_org, db_session
+from plugin import clock
+from plugin.api.common import current_org, db_session
 from plugin.models import (
     Application,
     AuditEntry,
@@ -26,6 +27,8 @@ from plugin.models import (
     Obligation,
     ObligationState,
 )
+from plugin.notify.replies import reply_excerpt
+from plugin.reports import outcomes
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Applications, obligations, notifications")
 
@@ -55,7 +58,7 @@ class ObligationSchema(Schema):
     discharged_at = fields.DateTime(allow_none=True)
     discharged_by = fields.String(allow_none=True)
     closed_reason = fields.String(allow_none=True)
-    met = fields.Boolean(allow_none=True, metadata={
+    met = fields.Function(lambda obligation: outcomes.met(obligation, clock.now()), allow_none=True, metadata={
         "description": "true: answered by due_at with no breach recorded; false: missed (a breach, a late answer, "
                        "or still open past due_at); null: due_at still ahead, or nothing owed (withdrawn, erased). "
                        "The dashboard's on-time rate counts the same way."})
@@ -121,17 +124,6 @@ class ApplicationSchema(Schema):
     notifications = fields.List(fields.Nested(NotificationSchema))
     replies = fields.List(fields.Nested(ReplySummarySchema), metadata={"description": "newest first"})
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
-
-
-EXCERPT_LENGTH = 200
-
-
-def reply_excerpt(text: str | None) -> str | None:
-    """The start of a reply on one line, for lists and timelines."""
-    if not text:
-        return None
-    flat = " ".join(text.split())
-    return flat if len(flat) <= EXCERPT_LENGTH else flat[:EXCERPT_LENGTH].rstrip() + "..."
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from plugin.api import current_org, db_session
-from plugin.api.records import reply_excerpt
+from plugin.api.common import current_org, db_session
 from plugin.models import Application, Candidate, CandidateReply, ReplyState
+from plugin.notify.replies import reply_excerpt
 
 blp = Blueprint("replies", __name__, url_prefix="/api/v1",
                 description="Replies received through SendGrid Inbound Parse")

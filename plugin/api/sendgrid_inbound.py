@@ -46,6 +46,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import MultiPartParser
 
 from plugin import clock
+from plugin.audit import audit
 from plugin.models import (
     Application,
     ApplicationStatus,
@@ -61,7 +62,7 @@ from plugin.models import (
 from plugin.notify.dates import human_instant
 from plugin.sla import obligations
 from plugin.sla.messages import internal_recipient
-from plugin.sla.obligations import audit, calendars
+from plugin.sla.obligations import calendars
 from plugin.sla.policy import calendar_for, policy_for
 from plugin.web.body_limit import declared_too_large
 from plugin.web.errors import error_response as _error

@@ -13,7 +13,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
-from plugin.api import current_org, db_session, now
+from plugin.api.common import current_org, db_session, now
 from plugin.api.records import NotificationSchema
 from plugin.models import Application
 from plugin.sla.status_updates import MAX_NOTE_CHARS, StatusUpdateRefused, send_status_update

@@ -18,13 +18,13 @@ from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
-from plugin.api import current_org, db_session, now
+from plugin.api.common import current_org, db_session, now
+from plugin.audit import audit
 from plugin.events.schemas import Locale
 from plugin.mail.base import clean_header_text
 from plugin.models import NotificationKind, Organization, TemplateOverride
 from plugin.notify.compose import DEFAULT_SENDER_EMAIL
 from plugin.notify.render import Override, TemplateError, TemplateRenderer, normalize_locale
-from plugin.sla.obligations import audit
 
 blp = Blueprint("templates", __name__, url_prefix="/api/v1",
                 description="Message templates: per-organisation overrides and previews")

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from plugin.ats import registry
 from plugin.ats.base import Adapter, Connection
 from plugin.ats.secrets import SecretBox
+from plugin.audit import audit
 from plugin.models import AtsConnection, ConnectionState
-from plugin.sla.obligations import audit
 
 DEFAULT_GRACE = timedelta(hours=24)
 MAX_GRACE = timedelta(days=7)

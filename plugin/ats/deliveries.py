@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin import clock
+from plugin import clock, runtime
 from plugin.ats import connections as connections_module
 from plugin.ats.base import AdapterError, Context, WebhookRequest
 from plugin.ats.http import AtsError
@@ -99,8 +99,6 @@ def dispatch(queue: Any, ids: Sequence[int]) -> None:
 
 def process_delivery(delivery_id: int) -> str:
     """The RQ job. Returns the delivery's final state."""
-    from plugin import runtime
-
     rt = runtime.current()
     return process(rt.db, SecretBox(rt.settings), delivery_id, now=clock.now())
 

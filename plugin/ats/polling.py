@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from plugin import clock
+from plugin import clock, runtime
 from plugin.ats import connections as connections_module
 from plugin.ats import deliveries
 from plugin.ats.base import AdapterError, Context
@@ -84,8 +84,6 @@ def dispatch(queue: Any, ids: Sequence[str]) -> None:
 
 def poll_connection(connection_id: str) -> str:
     """The RQ job."""
-    from plugin import runtime
-
     rt = runtime.current()
     return poll(rt.db, SecretBox(rt.settings), connection_id, now=clock.now()).summary()
 

@@ -9,12 +9,11 @@ import click
 from sqlalchemy import select
 
 from plugin import clock
-
-
-def _runtime():  # type: ignore[no-untyped-def]
-    from plugin.cli import _runtime as build
-
-    return build(upgrade_embedded=True)
+from plugin.ats import deliveries, polling
+from plugin.ats.secrets import SecretBox
+from plugin.ats.signing import body_hash
+from plugin.cli.common import build_runtime
+from plugin.models import AtsConnection, AtsDelivery, DeliveryKind, DeliveryState
 
 
 @click.group()
@@ -28,9 +27,7 @@ def ats() -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 def deliveries_command(connection_id: str | None, state: str | None, limit: int) -> None:
     """List recent deliveries, newest first."""
-    from plugin.models import AtsDelivery, DeliveryState
-
-    rt = _runtime()
+    rt = build_runtime(upgrade_embedded=True)
     try:
         with rt.db.session() as session:
             query = select(AtsDelivery).order_by(AtsDelivery.received_at.desc(), AtsDelivery.id.desc()).limit(limit)
@@ -63,12 +60,7 @@ def replay_command(target: str, connection_id: str | None, headers: tuple[str, .
     A file is trusted (you have shell access), so its signature is not checked; it is stored as a
     delivery of kind "replay" so the record shows what was replayed and when.
     """
-    from plugin.ats import deliveries
-    from plugin.ats.secrets import SecretBox
-    from plugin.ats.signing import body_hash
-    from plugin.models import AtsConnection, AtsDelivery, DeliveryKind
-
-    rt = _runtime()
+    rt = build_runtime(upgrade_embedded=True)
     box, now = SecretBox(rt.settings), clock.now()
     try:
         with rt.db.session() as session:
@@ -129,10 +121,8 @@ def _header(text: str) -> tuple[str, str]:
 @click.argument("connection_id")
 def poll_command(connection_id: str) -> None:
     """Run the reconciliation poll of one connection now, in this process."""
-    from plugin.ats import polling
-    from plugin.ats.secrets import SecretBox
 
-    rt = _runtime()
+    rt = build_runtime(upgrade_embedded=True)
     try:
         report = polling.poll(rt.db, SecretBox(rt.settings), connection_id, now=clock.now())
     finally:
@@ -145,10 +135,7 @@ def poll_command(connection_id: str) -> None:
 @ats.command("rekey")
 def rekey_command() -> None:
     """Re-encrypt every stored ATS secret with the first key of GHOSTLESS_ENCRYPTION_KEYS."""
-    from plugin.ats.secrets import SecretBox
-    from plugin.models import AtsConnection
-
-    rt = _runtime()
+    rt = build_runtime(upgrade_embedded=True)
     box, count = SecretBox(rt.settings), 0
     try:
         with rt.db.session() as session:

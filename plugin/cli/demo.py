@@ -25,11 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
 from sqlalchemy import func, select
 
 from plugin import clock, create_app, runtime
 from plugin.accounts.orgs import create_organization
 from plugin.accounts.users import create_user
+from plugin.cli import common
 from plugin.migrate import upgrade
 from plugin.models import (
     Application,
@@ -263,3 +265,17 @@ def _print_summary(played: dict[str, Any], rt: runtime.Runtime, out: Any,
 
 def _serve(rt: runtime.Runtime, port: int) -> None:
     serve(rt, "127.0.0.1", port)
+
+
+@click.command("demo")
+@click.option("--no-serve", is_flag=True, help="Stop after the summary")
+@click.option("--round", "round_file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Replay this file instead of examples/demo/round.json")
+@click.option("--port", default=5000, show_default=True)
+@click.option("--sendgrid-standin", is_flag=True,
+              help="Send through the real SendGrid client to a local SendGrid stand-in (checks every "
+                   "request against SendGrid's contract) instead of writing .eml files")
+def demo_command(no_serve: bool, round_file: str | None, port: int, sendgrid_standin: bool) -> None:
+    """Play a realistic hiring round through the real API, queue and worker, then serve it."""
+    sys.exit(run_demo(common.settings(), serve=not no_serve, round_file=round_file, port=port,
+                      sendgrid_standin=sendgrid_standin))

@@ -8,6 +8,9 @@ import click
 from sqlalchemy import func, or_, select
 
 from plugin import clock
+from plugin.accounts.users import UserError, create_user, invite_user, parse_role
+from plugin.cli.common import build_runtime
+from plugin.models import Organization
 
 
 @click.group("user")
@@ -28,10 +31,6 @@ def user_group() -> None:
 def user_create(email: str, org_ref: str, role: str, name: str | None, departments: tuple[str, ...],
                 password_stdin: bool, invite: bool) -> None:
     """Create a dashboard user in an organisation."""
-    from plugin.accounts.users import UserError, create_user, invite_user, parse_role
-    from plugin.cli import _runtime
-    from plugin.models import Organization
-
     if invite and password_stdin:
         raise click.UsageError("Use --invite (the user chooses a password) or --password-stdin, not both.")
     if departments and role != "manager":
@@ -44,7 +43,7 @@ def user_create(email: str, org_ref: str, role: str, name: str | None, departmen
         else:
             password = click.prompt("Password (at least 12 characters)", hide_input=True,
                                     confirmation_prompt=True)
-    rt = _runtime(upgrade_embedded=True)
+    rt = build_runtime(upgrade_embedded=True)
     try:
         with rt.db.session() as session:
             matches = session.scalars(select(Organization).where(

@@ -46,6 +46,7 @@ from plugin.accounts.users import session_fingerprint
 from plugin.dashboard.scope import Viewer
 from plugin.models import Organization, Role, User
 from plugin.notify.render import default_template_dir
+from plugin.web.sessions import db_session
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder=str(default_template_dir()),
                static_folder="static", static_url_path="/static")
@@ -118,9 +119,7 @@ def _load_user(session_id: str) -> SignedIn | None:
 
 
 def db() -> Session:
-    from plugin.api import db_session  # one session per request, closed at teardown
-
-    return db_session()
+    return db_session()  # one session per request, closed at teardown
 
 
 def viewer() -> Viewer:

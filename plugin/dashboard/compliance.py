@@ -17,7 +17,6 @@ from flask import Response, abort, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.api.proof import build_proof, render_page
 from plugin.dashboard import bp, csv_response, db, now, organization, page, viewer
 from plugin.dashboard.scope import visible_jobs
 from plugin.models import Application, Job
@@ -30,6 +29,7 @@ from plugin.reports.compliance import (
     ProofExport,
     local_time_iso,
 )
+from plugin.reports.proof import build_proof, render_page
 
 PAGE_SIZE = 100  # HTML tables; the CSV has every row
 

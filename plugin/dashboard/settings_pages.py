@@ -22,8 +22,6 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from plugin.api.organization import OrganizationPatchSchema
-from plugin.api.policies import PolicySchema
 from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
 from plugin.dashboard.scope import visible_jobs
 from plugin.models import Application, AuditEntry, Job, Obligation, ObligationState, Organization
@@ -37,6 +35,7 @@ from plugin.sla.config_changes import (
     set_publicly_advertised,
     update_organization,
 )
+from plugin.sla.config_schemas import OrganizationPatchSchema, PolicySchema
 from plugin.sla.policy import DEFAULT_POLICY, merge_policy
 
 PREVIEW_EXAMPLES = 10

@@ -26,7 +26,6 @@ from flask import Response, abort, request, url_for
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
-from plugin.api.records import reply_excerpt
 from plugin.dashboard import bp, db, local_time, now, organization, page, viewer
 from plugin.dashboard.scope import Viewer, visible_jobs
 from plugin.models import (
@@ -46,6 +45,8 @@ from plugin.models import (
     Role,
     Rung,
 )
+from plugin.notify.replies import reply_excerpt
+from plugin.reports import outcomes
 
 PAGE_SIZE = 50
 MAX_QUERY_LENGTH = 200
@@ -324,7 +325,7 @@ def _cycle_entries(obligation: Obligation, zone: ZoneInfo) -> list[Entry]:
     entries = [Entry(obligation.opened_at, opened_rank, obligation.id, "cycle",
                      f"Cycle {obligation.cycle} opened (by {obligation.opened_by.replace('_', ' ')})", lines, "muted")]
     if obligation.discharged_at is not None:
-        met = obligation.met
+        met = outcomes.met(obligation, now())
         verdict = "on time" if met else ("late" if met is False else "")
         entries.append(Entry(obligation.discharged_at, 3, obligation.id, "cycle",
                              f"Cycle {obligation.cycle} discharged"
@@ -442,6 +443,7 @@ def application_page(application_id: int, **extra: Any) -> str:
         entries=entries, obligations=obligations, audit=_audit_entries(who.org_id, app, obligations),
         events_truncated=events_truncated, max_events=MAX_EVENTS, provider=provider, ats_url=ats_url,
         when=lambda at: local_time(at, zone), rung_labels=RUNG_LABELS, excerpt=reply_excerpt, now=now(),
+        met=lambda obligation: outcomes.met(obligation, now()),
         can_send_update=(who.role is not Role.VIEWER and not erased and app.status is ApplicationStatus.ACTIVE
                          and any(o.state is ObligationState.OPEN for o in obligations)),
         **extra,

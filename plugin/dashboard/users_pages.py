@@ -27,9 +27,9 @@ from plugin.accounts.users import (
     invite_user,
     parse_role,
 )
+from plugin.audit import audit
 from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
 from plugin.models import Organization, Role, User
-from plugin.sla.obligations import audit
 
 ROLE_CHOICES: tuple[tuple[str, str], ...] = (
     (Role.ADMIN.value, "Administrator: sees and configures everything"),

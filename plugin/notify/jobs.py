@@ -19,57 +19,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Sequence
 
-from rq import Queue
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from plugin import clock, runtime
+from plugin.audit import audit
 from plugin.mail.base import PermanentMailError, TransientMailError, UncertainMailError
-from plugin.models import Notification, NotificationKind, NotificationState
+from plugin.models import Notification, NotificationState
 from plugin.notify import compose
 from plugin.notify.render import TemplateError
 from plugin.sla import messages
-from plugin.sla.obligations import audit
 
 log = logging.getLogger(__name__)
 ACTOR = "worker"
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=3))
-
-
-def dispatch(queue: Queue, ids: Sequence[int]) -> None:
-    """Enqueue the jobs that send these notifications. Called only after the rows were committed
-    as `queued`.
-
-    Job closing notices go out in bulk (one SendGrid request per 1000 recipients): one
-    `send_closing_notices` job per organisation, which claims whatever closing notices are queued.
-    Everything else gets one job per notification.
-
-    No fixed, unique RQ job id: a retry or a recovery must be able to enqueue again while an earlier
-    job for the same row is still remembered by Redis (results and failures are kept for a while).
-    A duplicate job is harmless, because every job claims its rows before sending.
-    """
-    from plugin.notify.bulk import send_closing_notices
-
-    if not ids:
-        return
-    with runtime.current().db.session() as session:
-        rows = session.execute(
-            select(Notification.id, Notification.kind, Notification.org_id).where(Notification.id.in_(ids))
-        ).all()
-    closing_orgs = sorted({org_id for _, kind, org_id in rows if kind is NotificationKind.JOB_CLOSED})
-    for notification_id, kind, _ in rows:
-        if kind is not NotificationKind.JOB_CLOSED:
-            queue.enqueue(
-                send_notification, notification_id, description=f"send notification {notification_id}",
-                job_timeout=120, result_ttl=600, failure_ttl=7 * 24 * 3600,
-            )
-    for org_id in closing_orgs:
-        queue.enqueue(
-            send_closing_notices, org_id, description=f"send closing notices of organisation {org_id}",
-            job_timeout=1800, result_ttl=600, failure_ttl=7 * 24 * 3600,
-        )
 
 
 def send_notification(notification_id: int) -> str:

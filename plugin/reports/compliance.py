@@ -38,7 +38,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from plugin.api.proof import KIND_LABELS
 from plugin.models import (
     CANDIDATE_KINDS,
     Application,
@@ -56,6 +55,7 @@ from plugin.models import (
     ObligationState,
 )
 from plugin.reports.metrics import candidate_label
+from plugin.reports.proof import KIND_LABELS
 
 ONTARIO_DAYS = 45  # O. Reg. 476/24: within 45 days after the (last) interview
 IN_CHUNK = 1000  # message ids per IN (...) list when the proof CSV looks up delivery events

@@ -7,8 +7,8 @@ after) and recomputes every open obligation it governs, in the same transaction.
 `preview` runs the very same change inside a SAVEPOINT and rolls it back, so the number of deadlines
 a change would move comes from the code that moves them, not from an estimate.
 
-Input is validated at the edges (marshmallow schemas: `plugin.api.policies.PolicySchema`,
-`plugin.api.organization.OrganizationPatchSchema`); what needs the stored state to check (the send
+Input is validated at the edges (marshmallow schemas in `plugin.sla.config_schemas`: `PolicySchema`,
+`OrganizationPatchSchema`); what needs the stored state to check (the send
 window once merged with the level above, the calendar as a whole) is checked here and raised as
 `ConfigError` before anything is touched.
 """
@@ -23,11 +23,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.audit import audit
 from plugin.models import Application, ClosureDate, Job, Obligation, ObligationState, Organization, Rung
 from plugin.sla import deadlines
 from plugin.sla.calendar import CalendarError, validate_calendar
 from plugin.sla.deadlines import DueBasis
-from plugin.sla.obligations import audit, calendars, recompute
+from plugin.sla.obligations import calendars, recompute
 from plugin.sla.policy import merge_policy, parse_hhmm, policy_for
 
 CALENDAR_FIELDS = ("timezone", "holiday_country", "holiday_subdivision", "working_weekdays", "closures")

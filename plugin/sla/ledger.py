@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from plugin.audit import audit
 from plugin.events.types import (
     AtsNotification,
     CandidateRef,
@@ -46,7 +47,7 @@ from plugin.models import (
     ReplyState,
 )
 from plugin.sla import deadlines, obligations
-from plugin.sla.obligations import UNSENT, audit, calendars, cancel_unsent, open_obligation
+from plugin.sla.obligations import UNSENT, calendars, cancel_unsent, open_obligation
 from plugin.sla.policy import policy_for
 
 TERMINAL_STATUSES = (ApplicationStatus.HIRED, ApplicationStatus.WITHDRAWN)

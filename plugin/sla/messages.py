@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from plugin.audit import audit
 from plugin.models import (
     Application,
     ApplicationStatus,
@@ -30,7 +31,7 @@ from plugin.models import (
     Rung,
 )
 from plugin.sla import deadlines, obligations
-from plugin.sla.obligations import UNSENT, audit
+from plugin.sla.obligations import UNSENT
 from plugin.sla.policy import policy_for
 
 log = logging.getLogger(__name__)

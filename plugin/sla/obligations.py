@@ -12,9 +12,9 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.audit import audit
 from plugin.models import (
     Application,
-    AuditEntry,
     Candidate,
     Notification,
     NotificationKind,
@@ -43,25 +43,6 @@ def calendars(org: Organization, candidate: Candidate | None) -> Calendars:
     candidate_cal = org_cal.with_timezone(candidate.timezone).also_observing(
         candidate.holiday_country, candidate.holiday_subdivision)
     return Calendars(org=org_cal, candidate=candidate_cal)
-
-
-def audit(
-    session: Session,
-    org_id: str,
-    entity: str,
-    entity_id: object,
-    action: str,
-    at: datetime,
-    actor: str,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        AuditEntry(
-            org_id=org_id, at=at, actor=actor, entity=entity, entity_id=str(entity_id),
-            action=action, before=before, after=after,
-        )
-    )
 
 
 def open_obligation(app: Application) -> Obligation | None:

@@ -23,6 +23,7 @@ from typing import Callable, Protocol, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
+from plugin.audit import audit
 from plugin.db import Database
 from plugin.models import (
     Interview,
@@ -38,7 +39,7 @@ from plugin.models import (
 )
 from plugin.sla import deadlines, messages
 from plugin.sla.ledger import open_for_interview
-from plugin.sla.obligations import audit, calendars
+from plugin.sla.obligations import calendars
 from plugin.sla.policy import policy_for
 
 log = logging.getLogger(__name__)
