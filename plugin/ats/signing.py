@@ -2,7 +2,7 @@
 
 Vendors differ only in what they sign and how they print the digest; the arithmetic is the same:
 HMAC-SHA256(secret, message) as lowercase hex. SmartRecruiters' published test vector checks this
-helper in `tests/test_ats_signing.py`.
+helper in `tests/ats/test_ats_signing.py`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ MUTANTS = [
         "file": "plugin/sla/deadlines.py",
         "search": "    day = cals.candidate.working_days_after(anchor, working_days)\n",
         "replace": "    day = cals.candidate.working_days_after(anchor, working_days + 1)\n",
-        "tests": ["tests/test_oracle_scenarios.py", "tests/test_invariants.py::test_invariants_hold_for_any_event_sequence"],
+        "tests": ["tests/sla/test_oracle_scenarios.py", "tests/sla/test_invariants.py::test_invariants_hold_for_any_event_sequence"],
     },
     {
         "name": "obligations-never-opened",
@@ -22,7 +22,7 @@ MUTANTS = [
         "file": "plugin/sla/ledger.py",
         "search": "    obligations.open_cycle(session, org, app, anchor=interview.ends_at, opened_by=\"interview\", now=now, actor=actor)\n",
         "replace": "    return None  # mutant: the cycle is never opened\n",
-        "tests": ["tests/test_invariants.py::test_invariants_hold_for_any_event_sequence", "tests/test_oracle_scenarios.py"],
+        "tests": ["tests/sla/test_invariants.py::test_invariants_hold_for_any_event_sequence", "tests/sla/test_oracle_scenarios.py"],
     },
     {
         "name": "send-window-not-checked-at-send-time",
@@ -30,7 +30,7 @@ MUTANTS = [
         "file": "plugin/notify/jobs.py",
         "search": "    if opening > now:\n",
         "replace": "    if False:  # mutant: the window is only checked when scheduling\n",
-        "tests": ["tests/test_promises.py", "tests/test_oracle_scenarios.py"],
+        "tests": ["tests/sla/test_promises.py", "tests/sla/test_oracle_scenarios.py"],
     },
     {
         "name": "written-date-may-move",
@@ -38,7 +38,7 @@ MUTANTS = [
         "file": "plugin/sla/deadlines.py",
         "search": "    if written_due_at is not None and written_due_at < due:\n",
         "replace": "    if False:  # mutant: dates in writing are not promises\n",
-        "tests": ["tests/test_promises.py", "tests/test_oracle_scenarios.py"],
+        "tests": ["tests/sla/test_promises.py", "tests/sla/test_oracle_scenarios.py"],
     },
     {
         "name": "dedupe-key-removed",
@@ -47,8 +47,8 @@ MUTANTS = [
         "file": "plugin/sla/obligations.py",
         "search": "    if dedupe_key is None and obligation is not None:\n        dedupe_key = f\"{kind.value}:ob{obligation.id}\"\n",
         "replace": "    dedupe_key = None  # mutant: no dedupe key at all\n",
-        "tests": ["tests/test_sendgrid_inbound.py", "tests/test_sendgrid_events.py", "tests/test_ledger.py",
-                  "tests/test_invariants.py::test_invariants_hold_for_any_event_sequence"],
+        "tests": ["tests/api/test_sendgrid_inbound.py", "tests/api/test_sendgrid_events.py", "tests/sla/test_ledger.py",
+                  "tests/sla/test_invariants.py::test_invariants_hold_for_any_event_sequence"],
     },
     {
         "name": "autopilot-repeats-the-same-text",
@@ -56,7 +56,7 @@ MUTANTS = [
         "file": "plugin/notify/compose.py",
         "search": "        \"autopilot_variant\": autopilot_variant(run) if notification.autopilot else \"\",\n",
         "replace": "        \"autopilot_variant\": \"first\" if notification.autopilot else \"\",\n",
-        "tests": ["tests/test_promises.py", "tests/test_oracle_scenarios.py"],
+        "tests": ["tests/sla/test_promises.py", "tests/sla/test_oracle_scenarios.py"],
     },
     {
         "name": "person-promise-checked-on-the-organisation-calendar",
@@ -64,7 +64,7 @@ MUTANTS = [
         "file": "plugin/sla/status_updates.py",
         "search": "        check_promised_day(next_date, cals.candidate, now)\n",
         "replace": "        check_promised_day(next_date, cals.org, now)\n",
-        "tests": ["tests/test_status_updates.py", "tests/test_oracle_scenarios.py"],
+        "tests": ["tests/sla/test_status_updates.py", "tests/sla/test_oracle_scenarios.py"],
     },
     {
         "name": "crash-reported-as-bounce",
@@ -72,7 +72,7 @@ MUTANTS = [
         "file": "plugin/sla/sweep.py",
         "search": "            messages.mark_unknown(session, notification, \"The worker stopped while sending; the message may or may \"\n",
         "replace": "            messages.mark_failed(session, notification, \"The worker stopped while sending; the message may or may \"\n",
-        "tests": ["tests/test_uncertain_sends.py"],
+        "tests": ["tests/notify/test_uncertain_sends.py"],
     },
     {
         "name": "honest-deadline-floor-removed",
@@ -80,6 +80,6 @@ MUTANTS = [
         "file": "plugin/sla/deadlines.py",
         "search": "    if due < now + HONEST_MARGIN:\n",
         "replace": "    if False:  # mutant: deadlines may be set in the past\n",
-        "tests": ["tests/test_promises.py", "tests/test_oracle_scenarios.py"],
+        "tests": ["tests/sla/test_promises.py", "tests/sla/test_oracle_scenarios.py"],
     },
 ]

@@ -2,7 +2,7 @@
 
 Each entry is a plain text replacement: `search` occurs exactly once in `file` (relative to the
 repository root) and becomes `replace`. With the mutant applied, the files in `tests` must fail, and
-tests/test_tenant_isolation.py names the route and what leaked or changed. The comment above each
+tests/api/test_tenant_isolation.py names the route and what leaked or changed. The comment above each
 entry names the routes seen going red (SQLite and PostgreSQL).
 
 Not listed, because it survives by design: removing only `Application.org_id == who.org_id` from
@@ -11,7 +11,7 @@ the dashboard timeline leaves `visible_jobs`, which filters jobs by organisation
 
 from __future__ import annotations
 
-TESTS = ["tests/test_tenant_isolation.py"]
+TESTS = ["tests/api/test_tenant_isolation.py"]
 
 MUTANTS = [
     # GET /api/v1/obligations

@@ -360,7 +360,7 @@ def test_no_status_update_right_before_the_closing_notice(make_world):
     assert any("decision mail was due" in f for f in both.failures), both.report()
 
 
-# -- found by the property test (tests/test_invariants.py runs the oracle on random sequences) -------------
+# -- found by the property test (tests/sla/test_invariants.py runs the oracle on random sequences) -------------
 
 
 def test_messages_held_up_by_an_outage_do_not_name_a_day_already_gone(make_world):

@@ -122,7 +122,7 @@ def test_policy_change_via_the_page_moves_the_open_deadline_as_the_api_would(org
     assert response.headers["Location"].endswith(POLICY)
     assert "Saved. 1 open deadline moved." in flashes(client, POLICY)
     [after] = obligations(rt.db)
-    assert after.due_at == DUE_AFTER_10  # what tests/test_api.py asserts for the same change through the API
+    assert after.due_at == DUE_AFTER_10  # what tests/api/test_api.py asserts for the same change through the API
     assert org.get("/api/v1/policies/organization")["overrides"] == {"first_update_working_days": 10}
     entry = [a for a in audit_rows(rt) if a.entity == "policy"][-1]
     assert (entry.actor, entry.entity_id, entry.before, entry.after) == (

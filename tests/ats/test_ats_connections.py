@@ -179,7 +179,7 @@ def test_every_shared_fixture_is_exercised_somewhere():
 
     here = Path(__file__).parent
     sources = "".join(p.read_text() for p in here.glob("test_ats_*.py"))
-    missing = [f"{p.parent.name}/{p.name}" for p in (here / "fixtures" / "ats").glob("*/*")
+    missing = [f"{p.parent.name}/{p.name}" for p in (here.parent / "fixtures" / "ats").glob("*/*")
                if p.suffix in (".json", ".txt") and p.stem not in sources and p.name not in sources]
     assert missing == []
 

@@ -408,7 +408,7 @@ def test_an_admin_of_another_organisation_gets_404_for_our_users(rt, app, client
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """`ghostless` on its own embedded instance (a SQLite file), like tests/test_cli.py."""
+    """`ghostless` on its own embedded instance (a SQLite file), like tests/cli/test_cli.py."""
     from plugin.cli import main
 
     for name in list(os.environ):

@@ -1,6 +1,6 @@
 """The outbox page: the .eml files the embedded default wrote, for this organisation and scope only.
 
-The round (tests/test_dashboard_timeline.py `play_round`) sends real mail through the real worker
+The round (tests/dashboard/test_dashboard_timeline.py `play_round`) sends real mail through the real worker
 into the test's outbox folder: next steps, both reminders and the autopilot status update, for two
 Engineering candidates and one Sales candidate.
 """

@@ -15,7 +15,7 @@ from ats_support import connect
 from conftest import START
 from werkzeug.serving import make_server
 
-SCRIPT = Path(__file__).parent.parent / "examples" / "greenhouse" / "send_sequence.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "greenhouse" / "send_sequence.py"
 SECRET = "change-me-please"
 
 

@@ -525,13 +525,13 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/static/<path:filename>"): "files shipped with the package",
     ("GET", "/dashboard/static/<path:filename>"): "files shipped with the package",
     ("GET", "/dashboard/sign-in"): "public form",
-    ("POST", "/dashboard/sign-in"): "an address signs in to its own organisation only (tests/test_dashboard_auth.py)",
+    ("POST", "/dashboard/sign-in"): "an address signs in to its own organisation only (tests/dashboard/test_dashboard_auth.py)",
     ("POST", "/dashboard/sign-out"): "ends the requester's own session",
-    ("GET", "/dashboard/invitations/<token>"): "the unguessable token is the only key (tests/test_dashboard_users.py)",
-    ("POST", "/dashboard/invitations/<token>"): "the unguessable token is the only key (tests/test_dashboard_users.py)",
-    ("GET", "/status/<token>"): "a signed token names one application (tests/test_status_page.py)",
-    ("GET", "/status/<token>/withdraw"): "a signed token names one application (tests/test_status_page.py)",
-    ("POST", "/status/<token>/withdraw"): "a signed token names one application (tests/test_status_page.py)",
+    ("GET", "/dashboard/invitations/<token>"): "the unguessable token is the only key (tests/dashboard/test_dashboard_users.py)",
+    ("POST", "/dashboard/invitations/<token>"): "the unguessable token is the only key (tests/dashboard/test_dashboard_users.py)",
+    ("GET", "/status/<token>"): "a signed token names one application (tests/candidate/test_status_page.py)",
+    ("GET", "/status/<token>/withdraw"): "a signed token names one application (tests/candidate/test_status_page.py)",
+    ("POST", "/status/<token>/withdraw"): "a signed token names one application (tests/candidate/test_status_page.py)",
 }
 
 # Path parameters that name one organisation's object: a route with one must be probed with A's.
