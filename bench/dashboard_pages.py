@@ -53,7 +53,7 @@ from plugin.migrate import upgrade  # noqa: E402
 from plugin.models import Application, Candidate, Job, Obligation, Organization, Role  # noqa: E402
 from plugin.notify.render import TemplateRenderer  # noqa: E402
 from plugin.accounts.orgs import create_organization  # noqa: E402
-from plugin.settings import Settings, normalise_database_url  # noqa: E402
+from plugin.settings import Settings, normalize_database_url  # noqa: E402
 from plugin.accounts.users import create_user  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
@@ -203,7 +203,7 @@ def main() -> None:
 
 def _fresh_database(url: str | None, tmp: Path) -> Database:
     if url:
-        db = Database(normalise_database_url(url))
+        db = Database(normalize_database_url(url))
         with db.engine.begin() as conn:  # start from nothing, so the migrations build everything
             Base.metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))

@@ -277,13 +277,13 @@ class _Builder:
             ob_id = self.ids.take("obligations")
             due = self._due(opened_at)
             undeliverable = rng.random() < 0.015
-            behaviour = rng.choices(("on_time", "autopilot", "late"), (84, 8 if autopilot else 0, 8))[0]
+            behavior = rng.choices(("on_time", "autopilot", "late"), (84, 8 if autopilot else 0, 8))[0]
             if undeliverable:
-                behaviour = "late"  # autopilot never writes to an address that bounced: a person must act
-            if behaviour == "on_time":
+                behavior = "late"  # autopilot never writes to an address that bounced: a person must act
+            if behavior == "on_time":
                 # Updates tend to go out in the second half of the window; next interviews anywhere.
                 moment = opened_at + (due - opened_at) * rng.uniform(0.45, 0.98)
-            elif behaviour == "autopilot":
+            elif behavior == "autopilot":
                 moment = due - timedelta(hours=rng.uniform(2, 7))
             else:
                 moment = due + timedelta(hours=rng.uniform(1, 140))
@@ -313,7 +313,7 @@ class _Builder:
             if decides:
                 self._decide(app, candidate, job, ob, fate, moment)
                 return
-            next_interview = behaviour == "on_time" and rng.random() < 0.25
+            next_interview = behavior == "on_time" and rng.random() < 0.25
             ob.update(discharged_at=moment)
             if next_interview:
                 ob["discharged_by"] = "next_interview"
@@ -326,8 +326,8 @@ class _Builder:
                 opened_at, opened_by = moment, "contact"
             else:
                 ob["discharged_by"] = "status_update"
-                ob["autopilot_stepped_in"] = behaviour == "autopilot"
-                self._message(app, candidate, ob, "status_update", moment, autopilot=behaviour == "autopilot")
+                ob["autopilot_stepped_in"] = behavior == "autopilot"
+                self._message(app, candidate, ob, "status_update", moment, autopilot=behavior == "autopilot")
                 opened_at, opened_by = moment, "status_update"
 
     def _still_open(self, ob: dict[str, Any], job: dict[str, Any]) -> None:

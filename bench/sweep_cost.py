@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from plugin.db import Base, Database  # noqa: E402
 from plugin.migrate import upgrade  # noqa: E402
 from plugin.models import Application, Candidate, Job, Obligation, Organization, Rung  # noqa: E402
-from plugin.settings import normalise_database_url  # noqa: E402
+from plugin.settings import normalize_database_url  # noqa: E402
 from plugin.sla.sweep import sweep  # noqa: E402
 
 NOW = datetime(2026, 11, 16, 14, 0, tzinfo=UTC)
@@ -59,7 +59,7 @@ def fill(db: Database, open_count: int) -> None:
 def main() -> None:
     url = os.environ.get("GHOSTLESS_DATABASE_URL")
     tmp = tempfile.mkdtemp()
-    db = Database(normalise_database_url(url) if url else f"sqlite:///{tmp}/bench.db")
+    db = Database(normalize_database_url(url) if url else f"sqlite:///{tmp}/bench.db")
     if url:
         with db.engine.begin() as conn:
             Base.metadata.drop_all(conn)

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 class TickReport(SweepReport):
     """The core sweep's report plus what the rest of a tick did."""
 
-    anonymised: int = 0  # candidates whose retention period ended (plugin.sla.retention)
-    replies_anonymised: int = 0  # unknown-sender replies scrubbed after the same period
+    anonymized: int = 0  # candidates whose retention period ended (plugin.sla.retention)
+    replies_anonymized: int = 0  # unknown-sender replies scrubbed after the same period
 
     def summary(self) -> str:
         return (f"{super().summary()}; retention: candidates anonymised {self.anonymised}, "
@@ -46,8 +46,8 @@ def sweep_once(rt: Runtime, at: datetime | None = None) -> TickReport:
     report.ats_deliveries_requeued = deliveries.recover(rt.db, now, lambda ids: deliveries.dispatch(queue, ids))
     report.ats_polls = polling.claim_due(rt.db, now, rt.settings.poll_interval_minutes,
                                          lambda ids: polling.dispatch(queue, ids))
-    expired = retention.anonymise_due(rt.db, now, rt.settings.retention_days)
-    report.anonymised, report.replies_anonymised = expired.candidates, expired.replies
+    expired = retention.anonymize_due(rt.db, now, rt.settings.retention_days)
+    report.anonymized, report.replies_anonymized = expired.candidates, expired.replies
     return report
 
 
@@ -56,8 +56,8 @@ def sweeper_loop(rt: Runtime, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             report = sweep_once(rt)
-            if (report.queued or report.rungs or report.interviews_ended or report.ats_polls or report.anonymised
-                    or report.replies_anonymised):
+            if (report.queued or report.rungs or report.interviews_ended or report.ats_polls or report.anonymized
+                    or report.replies_anonymized):
                 log.info("sweep: %s", report.summary())
         except Exception:  # noqa: BLE001 - a failed tick is logged; the next one retries
             log.exception("sweep tick failed")

@@ -56,7 +56,7 @@ class Settings:
     def resolved_database_url(self) -> str:
         if not self.database_url:
             return f"sqlite:///{(self.instance_dir / 'ghostless.db').resolve()}"
-        return normalise_database_url(self.database_url)
+        return normalize_database_url(self.database_url)
 
     @property
     def resolved_outbox_dir(self) -> Path:
@@ -117,7 +117,7 @@ class Settings:
         return settings
 
 
-def normalise_database_url(url: str) -> str:
+def normalize_database_url(url: str) -> str:
     """Point plain PostgreSQL URLs at the psycopg 3 driver we ship."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):

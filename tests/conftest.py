@@ -36,7 +36,7 @@ from plugin.mail.outbox import OutboxProvider, read_outbox  # noqa: E402
 from plugin.migrate import upgrade  # noqa: E402
 from plugin.notify.render import TemplateRenderer  # noqa: E402
 from plugin.processes import run_worker, sweep_once  # noqa: E402
-from plugin.settings import Settings, normalise_database_url  # noqa: E402
+from plugin.settings import Settings, normalize_database_url  # noqa: E402
 
 START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
 
@@ -45,7 +45,7 @@ START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     url = os.environ.get("GHOSTLESS_DATABASE_URL")
     if url:
-        db = Database(normalise_database_url(url))
+        db = Database(normalize_database_url(url))
         with db.engine.begin() as conn:  # start from nothing, so the migrations build everything
             Base.metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))

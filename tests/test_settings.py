@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin.settings import Settings, SettingsError, normalise_database_url
+from plugin.settings import Settings, SettingsError, normalize_database_url
 
 
 def test_nothing_set_gives_the_embedded_default():
@@ -72,8 +72,8 @@ def test_plain_postgresql_urls_use_psycopg(url):
     settings = Settings.from_env({"GHOSTLESS_DATABASE_URL": url})
     assert settings.resolved_database_url == "postgresql+psycopg://u:p@db:5432/ghostless"
     assert not settings.is_sqlite
-    assert normalise_database_url("postgresql+psycopg://db/x") == "postgresql+psycopg://db/x"
-    assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert normalize_database_url("postgresql+psycopg://db/x") == "postgresql+psycopg://db/x"
+    assert normalize_database_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
 def test_secret_key_file_is_created_private_and_reused(tmp_path):

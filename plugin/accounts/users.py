@@ -38,7 +38,7 @@ class UserError(ValueError):
         self.field = field
 
 
-def normalise_email(email: str) -> str:
+def normalize_email(email: str) -> str:
     email = email.strip()
     local, at, domain = email.rpartition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in email) or len(email) > 320:
@@ -113,7 +113,7 @@ def _check_new_address(session: Session, email: str) -> None:
 
 def create_user(session: Session, org: Organization, email: str, role: Role, *, password: str, now: datetime,
                 name: str | None = None, departments: Iterable[str] = ()) -> User:
-    email = normalise_email(email)
+    email = normalize_email(email)
     _check_new_address(session, email)
     if (problem := password_problem(password)) is not None:
         raise UserError(problem, "password")
@@ -128,7 +128,7 @@ def create_user(session: Session, org: Organization, email: str, role: Role, *, 
 def invite_user(session: Session, org: Organization, email: str, role: Role, *, now: datetime, invited_by: str,
                 departments: Iterable[str] = ()) -> tuple[User, str]:
     """Create a user without a password; returns it and the invitation token (shown once)."""
-    email = normalise_email(email)
+    email = normalize_email(email)
     _check_new_address(session, email)
     token = secrets.token_urlsafe(32)
     user = User(org_id=org.id, email=email, role=role, departments=clean_departments(departments),

@@ -40,7 +40,7 @@ INBOUND_USER = "ghostless"
 _PEM_ARMOUR = re.compile(r"-----(BEGIN|END) PUBLIC KEY-----")
 
 
-def normalise_event_key(text: str) -> str:
+def normalize_event_key(text: str) -> str:
     """The key as SendGrid shows it (base64 DER on one line); a pasted PEM block is accepted too."""
     return "".join(_PEM_ARMOUR.sub("", text).split())
 
@@ -74,7 +74,7 @@ def key_fingerprint(key: str | None) -> str | None:
 
 class EventPublicKey(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        key = normalise_event_key(super()._deserialize(value, attr, data, **kwargs))
+        key = normalize_event_key(super()._deserialize(value, attr, data, **kwargs))
         problem = event_key_problem(key) if len(key) <= 4000 else "Too long for a P-256 public key."
         if problem:
             raise ValidationError(problem)

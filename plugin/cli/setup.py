@@ -9,7 +9,7 @@ from plugin.accounts.orgs import create_organization
 from plugin.cli.common import build_runtime
 from plugin.migrate import upgrade
 from plugin.sla.calendar import CalendarError
-from plugin.sla.retention import anonymise_due
+from plugin.sla.retention import anonymize_due
 
 
 @click.group()
@@ -68,7 +68,7 @@ def retention_run(dry_run: bool) -> None:
     """Anonymise everyone whose retention period has ended (the sweeper also does this every tick)."""
     rt = build_runtime(upgrade_embedded=True)
     try:
-        report = anonymise_due(rt.db, clock.now(), rt.settings.retention_days, dry_run=dry_run)
+        report = anonymize_due(rt.db, clock.now(), rt.settings.retention_days, dry_run=dry_run)
     finally:
         rt.close()
     summary = report.summary(rt.settings.retention_days)

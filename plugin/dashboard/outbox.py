@@ -77,7 +77,7 @@ def outbox_query(who: Viewer) -> Any:
                  .outerjoin(Job, Job.id == Application.job_id)
                  .where(Notification.org_id == who.org_id, Notification.provider == OUTBOX,
                         Notification.sent_at.is_not(None)))
-    if who.sees_whole_organisation:
+    if who.sees_whole_organization:
         return statement.where(or_(Notification.application_id.is_(None), visible_jobs(who)))
     return statement.where(visible_jobs(who))
 

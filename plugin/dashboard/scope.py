@@ -27,7 +27,7 @@ class Viewer:
         return self.role == Role.ADMIN
 
     @property
-    def sees_whole_organisation(self) -> bool:
+    def sees_whole_organization(self) -> bool:
         return self.role in (Role.ADMIN, Role.VIEWER)
 
     @property
@@ -38,7 +38,7 @@ class Viewer:
 def visible_jobs(viewer: Viewer) -> ColumnElement[bool]:
     """A WHERE clause on `Job` (join it in) for the jobs this viewer may see."""
     in_org = Job.org_id == viewer.org_id
-    if viewer.sees_whole_organisation:
+    if viewer.sees_whole_organization:
         return and_(in_org, true())
     email = viewer.email.lower()
     own = or_(func.lower(Job.hiring_manager_email) == email, func.lower(Job.recruiter_email) == email)

@@ -459,7 +459,7 @@ def visible_notification(who: Viewer, notification_id: int) -> Notification:
                  .outerjoin(Application, Application.id == Notification.application_id)
                  .outerjoin(Job, Job.id == Application.job_id)
                  .where(Notification.id == notification_id, Notification.org_id == who.org_id))
-    if who.sees_whole_organisation:
+    if who.sees_whole_organization:
         statement = statement.where(or_(Notification.application_id.is_(None), visible_jobs(who)))
     else:
         statement = statement.where(visible_jobs(who))

@@ -76,7 +76,7 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def anonymise_due(db: Database, now: datetime, retention_days: int, *, dry_run: bool = False,
+def anonymize_due(db: Database, now: datetime, retention_days: int, *, dry_run: bool = False,
                   batch: int = BATCH) -> RetentionReport:
     """Anonymise every candidate (and unknown-sender reply) whose retention period has passed."""
     cutoff = now - timedelta(days=retention_days)

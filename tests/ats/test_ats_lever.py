@@ -414,7 +414,7 @@ def test_candidate_deleted_without_contact_uses_what_we_hold(rt: Any, org: Any, 
 
 def test_anonymised_opportunity_is_only_an_erasure(rt: Any, org: Any, lever: LeverStandIn) -> None:
     org.post(application_event("application.created", CREATED))
-    lever.anonymise("o-1", ms(START - timedelta(minutes=5)))
+    lever.anonymize("o-1", ms(START - timedelta(minutes=5)))
     [erased] = translate(rt, org, lever, delivery("candidateStageChange", {"opportunityId": "o-1"}))
     assert (erased.id, erased.reason, erased.occurred_at) == (
         "lever:opportunity:o-1:anonymised", "anonymised", START - timedelta(minutes=5))
@@ -584,7 +584,7 @@ def test_poll_ignores_deleted_and_anonymised_strangers(rt: Any, org: Any, lever:
     lever.add_opportunity("o-x", contact="c-x", name="Stranger", emails=[], posting="p-1", stage="st-new",
                           created_at=ms(CREATED))
     lever.delete("o-x", ms(START - timedelta(hours=1)))
-    lever.anonymise("o-1", ms(START - timedelta(hours=2)))
+    lever.anonymize("o-1", ms(START - timedelta(hours=2)))
     records, _, _ = poll_all(rt, org, lever, None)
     assert len(records) == 2
     with ctx_for(rt, org, lever) as ctx:

@@ -194,7 +194,7 @@ def test_unknown_type_is_named() -> None:
 
 def test_unknown_fields_are_named() -> None:
     errors = errors_of(
-        event(EventType.APPLICATION_CREATED, colour="blue", candidate={"id": "c", "nickname": "x"})
+        event(EventType.APPLICATION_CREATED, color="blue", candidate={"id": "c", "nickname": "x"})
     )
     assert errors == {"colour": ["Unknown field."], "candidate": {"nickname": ["Unknown field."]}}
     nested = errors_of(

@@ -77,32 +77,32 @@ def deliver(rt, kind: str, *events: tuple[str, datetime]) -> None:  # type: igno
 def test_nothing_happens_at_179_days_and_the_candidate_is_anonymised_at_180(org, rt, tick):
     told = rejected_and_told(org, tick)
     report = tick(at=told + 179 * DAY)
-    assert report.anonymised == 0
+    assert report.anonymized == 0
     assert candidate(rt).email == EMAIL and candidate(rt).erased_at is None
     report = tick(by=DAY)
-    assert report.anonymised == 1
+    assert report.anonymized == 1
     assert "candidates anonymised 1" in report.summary()
     erased = candidate(rt)
     assert erased.erased_at == told + 180 * DAY and erased.erasure_reason == "retention"
     assert (erased.name, erased.email, erased.locale, erased.timezone) == (None, None, None, None)
-    assert tick(by=DAY).anonymised == 0  # once
+    assert tick(by=DAY).anonymized == 0  # once
 
 
 def test_delivery_counts_from_the_delivered_event_not_from_sending(org, rt, tick):
     told = rejected_and_told(org, tick)
     delivered = told + 3 * DAY  # deferred for three days, then delivered
     deliver(rt, "rejection", ("processed", told), ("deferred", told + DAY), ("delivered", delivered))
-    assert tick(at=told + 180 * DAY).anonymised == 0
-    assert tick(at=delivered + 180 * DAY - timedelta(minutes=1)).anonymised == 0
-    assert tick(by=timedelta(minutes=1)).anonymised == 1
+    assert tick(at=told + 180 * DAY).anonymized == 0
+    assert tick(at=delivered + 180 * DAY - timedelta(minutes=1)).anonymized == 0
+    assert tick(by=timedelta(minutes=1)).anonymized == 1
 
 
 def test_an_undelivered_decision_counts_from_the_last_delivery_event(org, rt, tick):
     told = rejected_and_told(org, tick)
     bounced = told + 2 * DAY
     deliver(rt, "rejection", ("processed", told), ("deferred", told + DAY), ("bounce", bounced))
-    assert tick(at=told + 181 * DAY).anonymised == 0  # the recruiter was asked to call: keep it a full period
-    assert tick(at=bounced + 180 * DAY).anonymised == 1
+    assert tick(at=told + 181 * DAY).anonymized == 0  # the recruiter was asked to call: keep it a full period
+    assert tick(at=bounced + 180 * DAY).anonymized == 1
 
 
 def test_hired_and_withdrawn_count_from_the_status_change(org, rt, tick):
@@ -113,8 +113,8 @@ def test_hired_and_withdrawn_count_from_the_status_change(org, rt, tick):
     tick(at=decided)
     org.post(event("application.hired", decided), event("application.withdrawn", decided, app="a-2",
                                                           candidate="c-2", email="c-2@example.com", name="Grace"))
-    assert tick(at=decided + 180 * DAY - timedelta(seconds=1)).anonymised == 0
-    assert tick(by=timedelta(seconds=1)).anonymised == 2
+    assert tick(at=decided + 180 * DAY - timedelta(seconds=1)).anonymized == 0
+    assert tick(by=timedelta(seconds=1)).anonymized == 2
     assert candidate(rt, "c-1").erased_at and candidate(rt, "c-2").erased_at
 
 
@@ -123,16 +123,16 @@ def test_rejected_before_any_interview_counts_from_the_rejection(org, rt, tick):
     org.post(event("application.rejected", START + DAY, ats_notification="none"))
     tick()
     assert notifications(rt.db) == []  # not interviewed: the ATS handles that rejection
-    assert tick(at=START + DAY + 180 * DAY).anonymised == 1
+    assert tick(at=START + DAY + 180 * DAY).anonymized == 1
 
 
 def test_history_imported_from_the_ats_is_kept_for_the_period_after_we_heard_of_it(org, rt, tick):
     decided_long_ago = START - 3000 * DAY  # an ATS poll or replay bringing in an old decision
     org.post(event("application.created", decided_long_ago - DAY),
              event("application.rejected", decided_long_ago, ats_notification="sent"))
-    assert tick().anonymised == 0
-    assert tick(at=START + 179 * DAY).anonymised == 0
-    assert tick(at=START + 180 * DAY).anonymised == 1
+    assert tick().anonymized == 0
+    assert tick(at=START + 179 * DAY).anonymized == 0
+    assert tick(at=START + 180 * DAY).anonymized == 1
 
 
 # --- who is never touched -------------------------------------------------------------------------
@@ -141,12 +141,12 @@ def test_history_imported_from_the_ats_is_kept_for_the_period_after_we_heard_of_
 def test_someone_with_an_active_application_is_never_anonymised(org, rt, tick, clock):
     rejected_and_told(org, tick)
     org.post(event("application.created", REJECTED_AT, app="a-2", job="j-2"))  # still in the running elsewhere
-    assert tick(by=400 * DAY).anonymised == 0
+    assert tick(by=400 * DAY).anonymized == 0
     assert candidate(rt).email == EMAIL
     withdrawn = clock.now()
     org.post(event("application.withdrawn", withdrawn, app="a-2", job="j-2"))
-    assert tick(at=withdrawn + 179 * DAY).anonymised == 0  # their last decision is the withdrawal
-    assert tick(at=withdrawn + 180 * DAY).anonymised == 1
+    assert tick(at=withdrawn + 179 * DAY).anonymized == 0  # their last decision is the withdrawal
+    assert tick(at=withdrawn + 180 * DAY).anonymized == 1
 
 
 def test_a_decision_still_waiting_to_go_out_keeps_the_candidate(org, rt, tick):
@@ -156,7 +156,7 @@ def test_a_decision_still_waiting_to_go_out_keeps_the_candidate(org, rt, tick):
     held = REJECTED_AT + 200 * DAY  # the ATS holds its rejection notice (notify_not_before)
     org.post(event("application.rejected", REJECTED_AT, ats_notification="none", notify_not_before=held.isoformat()))
     # Rejected long enough ago, but its cycle is open and its notice has not gone out.
-    assert retention.anonymise_due(rt.db, REJECTED_AT + 190 * DAY, 180).candidates == 0
+    assert retention.anonymize_due(rt.db, REJECTED_AT + 190 * DAY, 180).candidates == 0
     assert candidate(rt).email == EMAIL
 
 
@@ -166,16 +166,16 @@ def test_an_open_obligation_or_an_unsent_message_alone_keeps_the_candidate(org, 
     # States the ledger does not leave behind for a rejected application; retention must not rely on that.
     with rt.db.session() as session:
         session.execute(text("UPDATE obligations SET state = 'open' WHERE cycle = 1"))
-    assert retention.anonymise_due(rt.db, later, 180).candidates == 0
+    assert retention.anonymize_due(rt.db, later, 180).candidates == 0
     with rt.db.session() as session:
         session.execute(text("UPDATE obligations SET state = 'discharged' WHERE cycle = 1"))
         session.execute(update(Notification).where(Notification.kind == "next_steps")
                         .values(state=NotificationState.QUEUED))
-    assert retention.anonymise_due(rt.db, later, 180).candidates == 0
+    assert retention.anonymize_due(rt.db, later, 180).candidates == 0
     with rt.db.session() as session:
         session.execute(update(Notification).where(Notification.kind == "next_steps")
                         .values(state=NotificationState.SENT))
-    assert retention.anonymise_due(rt.db, later, 180).candidates == 1
+    assert retention.anonymize_due(rt.db, later, 180).candidates == 1
 
 
 def test_only_the_candidate_whose_period_ended_is_touched(org, rt, tick):
@@ -184,7 +184,7 @@ def test_only_the_candidate_whose_period_ended_is_touched(org, rt, tick):
     tick(at=later)
     org.post(interview_done(later, app="a-2", candidate="c-2", name="Grace", interview="i-2"))
     tick()
-    assert tick(at=told + 180 * DAY).anonymised == 1
+    assert tick(at=told + 180 * DAY).anonymized == 1
     assert candidate(rt, "c-1").erased_at is not None
     other = candidate(rt, "c-2")
     assert other.erased_at is None and other.email == "c-2@example.com"
@@ -244,7 +244,7 @@ def test_unknown_sender_replies_are_scrubbed_after_the_period(org, rt, tick):
                                        from_name="Someone", subject="Re: hello", text="Is this about my job?",
                                        message_id=f"<{at.timestamp()}-{state}@else.example>"))
     report = tick(at=old_at + 180 * DAY)
-    assert report.replies_anonymised == 1 and report.anonymised == 0
+    assert report.replies_anonymized == 1 and report.anonymized == 0
     with rt.db.session() as session:
         replies = session.scalars(select(CandidateReply).order_by(CandidateReply.id)).all()
     old, new, matched = replies
@@ -253,7 +253,7 @@ def test_unknown_sender_replies_are_scrubbed_after_the_period(org, rt, tick):
     assert old.received_at == old_at
     assert new.state is ReplyState.UNKNOWN_SENDER and new.from_email == "who@else.example"
     assert matched.state is ReplyState.MATCHED and matched.text  # a candidate's reply goes with the candidate
-    assert tick(at=new_at + 180 * DAY).replies_anonymised == 1
+    assert tick(at=new_at + 180 * DAY).replies_anonymized == 1
 
 
 def test_retention_days_comes_from_the_environment(org, rt, tick):
@@ -262,8 +262,8 @@ def test_retention_days_comes_from_the_environment(org, rt, tick):
     told = rejected_and_told(org, tick)
     rt.settings = rt.settings.with_overrides(retention_days=Settings.from_env(
         {"GHOSTLESS_RETENTION_DAYS": "30"}).retention_days)
-    assert tick(at=told + 29 * DAY).anonymised == 0
-    assert tick(at=told + 30 * DAY).anonymised == 1
+    assert tick(at=told + 29 * DAY).anonymized == 0
+    assert tick(at=told + 30 * DAY).anonymized == 1
 
 
 # --- the command ----------------------------------------------------------------------------------
@@ -331,7 +331,7 @@ def test_a_candidate_another_sweeper_holds_is_skipped_not_waited_for(org, rt, ti
     try:
         holder.execute(text("SELECT id FROM candidates WHERE external_id = 'c-1' FOR UPDATE"))
         done: list[int] = []
-        worker = threading.Thread(target=lambda: done.append(retention.anonymise_due(rt.db, now, 180).candidates))
+        worker = threading.Thread(target=lambda: done.append(retention.anonymize_due(rt.db, now, 180).candidates))
         worker.start()
         worker.join(timeout=20)
         assert not worker.is_alive(), "retention waited for a locked candidate"
@@ -340,7 +340,7 @@ def test_a_candidate_another_sweeper_holds_is_skipped_not_waited_for(org, rt, ti
     finally:
         holder.rollback()
         holder.close()
-    assert retention.anonymise_due(rt.db, now, 180).candidates == 1
+    assert retention.anonymize_due(rt.db, now, 180).candidates == 1
     assert candidate(rt, "c-1").erased_at is not None
 
 
@@ -351,7 +351,7 @@ def test_many_candidates_are_anonymised_in_batches(org, rt, tick):
                      email=f"c-{i}@example.com") for i in range(25)])
     org.post(event("application.created", START + DAY, app="a-keep", candidate="c-3", email="c-3@example.com",
                    job="j-2"))
-    report = retention.anonymise_due(rt.db, START + 200 * DAY, 180, batch=4)
+    report = retention.anonymize_due(rt.db, START + 200 * DAY, 180, batch=4)
     assert report.candidates == 24
     with rt.db.session() as session:
         left = session.scalars(select(Candidate.external_id).where(Candidate.erased_at.is_(None))).all()

@@ -113,13 +113,13 @@ class GreenhouseStandIn(VendorStandIn):
     def revoke_tokens(self) -> None:
         self.tokens.clear()
 
-    def _authorised(self, request: Recorded) -> bool:
+    def _authorized(self, request: Recorded) -> bool:
         header = request.headers.get("authorization", "")
         return header.startswith("Bearer ") and header[len("Bearer "):] in self.tokens
 
     def _lister(self, name: str) -> Any:
         def handle(request: Recorded, match: re.Match[str]) -> Reply:
-            if not self._authorised(request):
+            if not self._authorized(request):
                 return Reply(401, {"message": "Unauthorized"})
             if "cursor" in request.query:
                 if set(request.query) != {"cursor"} or request.param("cursor") not in self._cursors:

@@ -116,7 +116,7 @@ class LeverStandIn(VendorStandIn):
         opp = self.opportunities[opportunity_id]
         opp["archived"], opp["updatedAt"] = None, at
 
-    def anonymise(self, opportunity_id: str, at: int) -> None:
+    def anonymize(self, opportunity_id: str, at: int) -> None:
         opp = self.opportunities[opportunity_id]
         opp.update(name="", emails=[], isAnonymized=True, updatedAt=at)
 
@@ -148,13 +148,13 @@ class LeverStandIn(VendorStandIn):
                 iv["feedbackForms"].append(feedback_id)
 
     # -- routes ----------------------------------------------------------------------------------
-    def _authorised(self, request: Recorded) -> bool:
+    def _authorized(self, request: Recorded) -> bool:
         header = request.headers.get("authorization", "")
         expected = "Basic " + base64.b64encode(f"{self.api_key}:".encode()).decode()
         return header == expected
 
     def _answer(self, recorded: Recorded) -> Reply:
-        if recorded.path.startswith("/v1/") and not self._authorised(recorded):
+        if recorded.path.startswith("/v1/") and not self._authorized(recorded):
             with self._lock:
                 self.requests.append(recorded)
             return Reply(401, {"code": "UnauthorizedError", "message": "Invalid API key"})

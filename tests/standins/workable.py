@@ -135,18 +135,18 @@ class WorkableStandIn(VendorStandIn):
         return view
 
     # -- routes ----------------------------------------------------------------------------------
-    def _authorised(self, request: Recorded) -> bool:
+    def _authorized(self, request: Recorded) -> bool:
         return request.headers.get("authorization") == f"Bearer {self.token}"
 
     def _show_candidate(self, request: Recorded, match: re.Match[str]) -> Reply:
-        if not self._authorised(request):
+        if not self._authorized(request):
             return Reply(401, {"error": "Not authorized"})
         if match["id"] not in self.candidates:
             return NOT_FOUND
         return Reply(200, {"candidate": self.detail(match["id"])})
 
     def _list_candidates(self, request: Recorded, match: re.Match[str]) -> Reply:
-        if not self._authorised(request):
+        if not self._authorized(request):
             return Reply(401, {"error": "Not authorized"})
         ids = list(self.candidates)
         updated_after, created_after = request.param("updated_after"), request.param("created_after")
@@ -158,7 +158,7 @@ class WorkableStandIn(VendorStandIn):
         return Reply(200, {"candidates": [self.listed(i) for i in rows[0]], "paging": rows[1]})
 
     def _list_events(self, request: Recorded, match: re.Match[str]) -> Reply:
-        if not self._authorised(request):
+        if not self._authorized(request):
             return Reply(401, {"error": "Not authorized"})
         ids = list(self.events)
         wanted_type, start = request.param("type"), request.param("start_date")
