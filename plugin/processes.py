@@ -33,8 +33,8 @@ class TickReport(SweepReport):
     replies_anonymized: int = 0  # unknown-sender replies scrubbed after the same period
 
     def summary(self) -> str:
-        return (f"{super().summary()}; retention: candidates anonymised {self.anonymised}, "
-                f"unknown-sender replies scrubbed {self.replies_anonymised}")
+        return (f"{super().summary()}; retention: candidates anonymised {self.anonymized}, "
+                f"unknown-sender replies scrubbed {self.replies_anonymized}")
 
 
 def sweep_once(rt: Runtime, at: datetime | None = None) -> TickReport:
