@@ -14,10 +14,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 # tests/ mirrors plugin/ (tests/sla/, tests/ats/, ...). Shared helpers (helpers.py, the SendGrid
 # stand-in, the oracle) sit at tests/'s root; a few tests reuse another folder's helpers (the signed
@@ -39,6 +40,36 @@ from plugin.processes import run_worker, sweep_once  # noqa: E402
 from plugin.settings import Settings, normalize_database_url  # noqa: E402
 
 START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
+
+
+def _own_back_end_per_xdist_worker() -> None:
+    """Under `pytest -n N` each worker gets its own PostgreSQL database and Redis database number.
+
+    Rewritten in the environment, so subprocesses a test starts (the CLI, `serve`) use the same
+    ones. The SQLite + embedded Redis default needs nothing: every worker has its own temp dir.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ...
+    if not worker:
+        return
+    index = int(worker.removeprefix("gw"))
+    url = os.environ.get("GHOSTLESS_DATABASE_URL")
+    if url:
+        base = make_url(normalize_database_url(url))
+        own = base.set(database=f"{base.database}_{worker}")
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}) is None:
+                conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+        admin.dispose()
+        os.environ["GHOSTLESS_DATABASE_URL"] = own.render_as_string(hide_password=False)
+    redis_url = os.environ.get("GHOSTLESS_REDIS_URL")
+    if redis_url:
+        parsed = urlsplit(redis_url)
+        base_db = int(parsed.path.lstrip("/") or 0)
+        os.environ["GHOSTLESS_REDIS_URL"] = urlunsplit(parsed._replace(path=f"/{(base_db + 1 + index) % 16}"))
+
+
+_own_back_end_per_xdist_worker()
 
 
 @pytest.fixture(scope="session")
@@ -90,13 +121,15 @@ def rt(database: Database, redis_connection: redis_lib.Redis, tmp_path: Path,
 
 
 def _empty_tables(db: Database) -> None:
+    """DELETE, children first, then every id sequence back to 1 (PostgreSQL). TRUNCATE is ~20x
+    slower on tables this small (75 ms against 4 ms a test here), and the suite does it 1,500 times."""
     tables = list(reversed(Base.metadata.sorted_tables))
     with db.engine.begin() as conn:
-        if db.is_sqlite:
-            for table in tables:
-                conn.execute(table.delete())
-        else:
-            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+        for table in tables:
+            conn.execute(table.delete())
+        if not db.is_sqlite:
+            conn.execute(text("SELECT setval(c.oid, 1, false) FROM pg_class c "
+                              "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
 
 
 @pytest.fixture
