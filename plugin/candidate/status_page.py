@@ -30,7 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from plugin import clock
-from plugin.candidate.strings import pick_language, translator
+from plugin.candidate.i18n import pick_language, translator
 from plugin.events.types import ApplicationRef, CandidateRef, CanonicalEvent, EventType, JobRef
 from plugin.models import (
     Application,
@@ -372,8 +372,11 @@ def csrf_token_valid(settings: Settings, token: str, value: str | None) -> bool:
 
 def _render(template: str, language: str, org_name: str | None, status_code: int = 200, **context: Any) -> Response:
     g.csp_nonce = secrets.token_urlsafe(16)
-    t: Callable[..., str] = translator(language)
-    html = render_template(template, lang=language, t=t, org_name=org_name, csp_nonce=g.csp_nonce, **context)
+    # `_` is passed in rather than installed on the app's Jinja environment: the language is this
+    # request's, and the dashboard's templates, which share that environment, stay untouched.
+    gettext: Callable[..., str] = translator(language)
+    html = render_template(template, lang=language, _=gettext, org_name=org_name, csp_nonce=g.csp_nonce,
+                           **context)
     return Response(html, status=status_code, mimetype="text/html")
 
 
