@@ -245,6 +245,34 @@ def test_footer_and_withdraw_wording_are_translated(org, rt, client, tick):
 
 
 @pytest.mark.parametrize(
+    ("locale", "intro", "told", "refused"),
+    [
+        ("de", "Sie sind dabei, Ihre Bewerbung als Backend Engineer bei Acme zurückzuziehen.",
+         "Das Recruiting-Team wird sofort informiert.", "Bitte versuchen Sie es erneut Das Formular war "
+         "unvollständig oder ist abgelaufen, daher wurde nichts geändert."),
+        ("fr", "Vous êtes sur le point de retirer votre candidature au poste Backend Engineer chez Acme.",
+         "L’équipe de recrutement en sera informée immédiatement.", "Veuillez réessayer Le formulaire était "
+         "incomplet ou a expiré ; rien n’a été modifié."),
+        ("es", "Está a punto de retirar su candidatura al puesto Backend Engineer en Acme.",
+         "Se informará de inmediato al equipo de selección.", "Inténtelo de nuevo El formulario estaba "
+         "incompleto o ha caducado, así que no se ha cambiado nada."),
+        ("en", "You are about to withdraw your application for Backend Engineer at Acme.",
+         "The hiring team will be told right away.", "Please try again This form was incomplete or has "
+         "expired, so nothing was changed."),
+    ],
+)
+def test_the_withdrawal_pages_speak_the_candidates_language(org, rt, client, tick, locale, intro, told,
+                                                          refused):
+    tick(at=START)
+    org.post(with_candidate(interview_done(START), locale=locale))
+    path = link(rt)
+    text = text_of(page(client, path + "/withdraw"))
+    assert intro in text and told in text
+    response = client.post(path + "/withdraw", data={})
+    assert response.status_code == 400 and refused in text_of(response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
     ("locale", "accept", "expected"),
     [
         (None, "fr-CH, fr;q=0.9, en;q=0.5", "fr"),  # no locale: the browser decides
