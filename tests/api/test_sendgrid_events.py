@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from helpers import event, interview_done, notifications, obligations, sent
 from sqlalchemy import func, select, update
 
+from plugin import clock as ghostless_clock
 from plugin.models import (
     Application,
     ApplicationStatus,
@@ -34,10 +35,12 @@ from plugin.models import (
     MailEvent,
     Notification,
     NotificationState,
+    Obligation,
     ObligationState,
     Organization,
     Rung,
 )
+from plugin.reports import outcomes
 
 RECRUITER = "alan@acme.example"
 CANDIDATE = "c-1@example.com"
@@ -47,6 +50,11 @@ _ids = itertools.count(1)
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+def met(ob: Obligation) -> bool | None:
+    """On time, missed or neither yet, as of the test clock: the rule every on-time rate counts by."""
+    return outcomes.met(ob, ghostless_clock.now())
 
 
 # -- signing like SendGrid ------------------------------------------------------------------------
@@ -348,7 +356,7 @@ def test_bounced_status_update_reopens_its_cycle_escalates_and_breaches_as_undel
     assert n.delivery_status is DeliveryStatus.BOUNCE and "5.1.1" in (n.delivery_detail or "")
     first, second = obligations(rt.db)
     # Not met: the cycle is open again and at risk, the next one (opened by the update) closed.
-    assert first.state is ObligationState.OPEN and first.at_risk and first.met is None
+    assert first.state is ObligationState.OPEN and first.at_risk and met(first) is None
     assert first.discharged_at is None and first.discharged_by is None
     assert first.next_rung is Rung.DEADLINE and first.next_action_at == DUE_AT
     assert second.state is ObligationState.CLOSED and second.closed_reason == "undeliverable"
@@ -365,7 +373,7 @@ def test_bounced_status_update_reopens_its_cycle_escalates_and_breaches_as_undel
     first = obligations(rt.db)[0]
     assert first.breached_at == DUE_AT and first.breach_reason == "undeliverable"
     # Missed (plugin.reports.outcomes): the dashboard counts this cycle as breached, and `met` says the same.
-    assert first.state is ObligationState.OPEN and first.met is False
+    assert first.state is ObligationState.OPEN and met(first) is False
     tick(at=utc(2026, 11, 20, 15))
     assert to_candidate(outbox) == ["next_steps", "status_update"]
     # The recruiter phones the candidate: the contact discharges the cycle, late, as usual.
@@ -373,7 +381,7 @@ def test_bounced_status_update_reopens_its_cycle_escalates_and_breaches_as_undel
     org.post(event("candidate.contacted", called, channel="phone"))
     first, second, third = obligations(rt.db)
     assert first.state is ObligationState.DISCHARGED and first.discharged_by == "contact"
-    assert first.discharged_at == called and first.met is False
+    assert first.discharged_at == called and met(first) is False
     assert third.state is ObligationState.OPEN and third.opened_by == "contact"
     # That next cycle's autopilot does not write to the same dead address either: a person is asked.
     tick(at=third.next_action_at)
@@ -409,7 +417,7 @@ def test_dropped_rejection_reopens_the_cycle_until_someone_calls(org, rt, tick, 
     assert [n.recipient_email for n in sent(rt.db, "escalation")] == ["talent-ops@acme.example"]
     org.post(event("candidate.contacted", utc(2026, 11, 10, 15), channel="phone"))
     [ob] = obligations(rt.db)  # a decision ends the application: no next cycle
-    assert ob.state is ObligationState.DISCHARGED and ob.discharged_by == "contact" and ob.met is False
+    assert ob.state is ObligationState.DISCHARGED and ob.discharged_by == "contact" and met(ob) is False
 
 
 def test_bounce_then_delivered_is_not_left_undeliverable(org, rt, tick, clock, client, signer):
@@ -421,7 +429,7 @@ def test_bounce_then_delivered_is_not_left_undeliverable(org, rt, tick, clock, c
     n = row(rt, update_.id)
     assert n.delivery_status is DeliveryStatus.DELIVERED and n.delivered_at == AUTOPILOT_AT + timedelta(minutes=20)
     first, closed, current = obligations(rt.db)
-    assert first.state is ObligationState.DISCHARGED and first.discharged_at == AUTOPILOT_AT and first.met
+    assert first.state is ObligationState.DISCHARGED and first.discharged_at == AUTOPILOT_AT and met(first)
     assert not first.at_risk
     assert closed.state is ObligationState.CLOSED
     assert current.state is ObligationState.OPEN and current.anchor_at == AUTOPILOT_AT and not current.at_risk
@@ -526,6 +534,6 @@ def test_bounced_closing_notice_puts_every_job_it_spoke_of_at_risk(org, rt, tick
     assert {n.application_id for n in failed} == {ob.application_id for ob in obs}
     org.post(event("candidate.contacted", utc(2026, 11, 3, 18), channel="phone"))  # about a-1 only
     first, second = obligations(rt.db)
-    assert first.state is ObligationState.DISCHARGED and first.met
+    assert first.state is ObligationState.DISCHARGED and met(first)
     assert second.state is ObligationState.OPEN and second.at_risk
     assert len(obligations(rt.db)) == 2  # a closed job opens no next cycle
