@@ -20,7 +20,8 @@ from conftest import START, Org
 from helpers import event, interview_done, notifications, obligations
 from sqlalchemy import func, select, update
 
-from plugin.api.sendgrid_inbound import INBOUND_MAX_BYTES, TEXT_LIMIT
+from plugin.api.sendgrid_inbound import INBOUND_MAX_BYTES
+from plugin.mail.sendgrid_inbound import TEXT_LIMIT
 from plugin.models import (
     Application,
     AuditEntry,
@@ -297,7 +298,7 @@ def test_reply_picks_the_application_that_is_waiting(inbound, client, rt, tick, 
 
 def test_unknown_sender_is_stored_for_review_and_nothing_is_sent(interviewed, client, rt, tick, clock, outbox, caplog):
     clock.advance(timedelta(hours=1))
-    caplog.set_level("INFO", logger="plugin.api.sendgrid_inbound")
+    caplog.set_level("INFO", logger="plugin.notify.replies")
     reply_id = reply_from(client, interviewed, expect_state="unknown_sender",
                           from_="Mallory <mallory@spam.example>", subject="Cheap pills")
     reply = reply_row(rt, reply_id)

@@ -127,7 +127,7 @@ MUTANTS = [
     {
         "name": "sendgrid-events-match-any-org",
         "why": "SendGrid events posted for one organisation move another's message status",
-        "file": "plugin/api/sendgrid_events.py",
+        "file": "plugin/notify/delivery_events.py",
         "search": "Notification.id == event.notification_id, Notification.org_id == org_id).with_for_update())",
         "replace": "Notification.id == event.notification_id).with_for_update())",
         "tests": TESTS,
@@ -136,7 +136,7 @@ MUTANTS = [
     {
         "name": "sendgrid-inbound-match-any-org",
         "why": "mail to one organisation is matched to another organisation's candidate",
-        "file": "plugin/api/sendgrid_inbound.py",
+        "file": "plugin/notify/replies.py",
         "search": "Candidate.org_id == org_id, func.lower(Candidate.email) == address.lower())).all()",
         "replace": "Candidate.org_id.is_not(None), func.lower(Candidate.email) == address.lower())).all()",
         "tests": TESTS,
