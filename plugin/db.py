@@ -6,6 +6,9 @@ database without a Flask app.
 
 from __future__ import annotations
 
+import os
+import weakref
+
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Iterator
@@ -61,6 +64,7 @@ class Database:
         self.url = url
         self.engine: Engine = _make_engine(url, echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        _forget_pool_in_forked_children(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -81,6 +85,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _forget_pool_in_forked_children(engine: Engine) -> None:
+    """A forked process (RQ's work horse, gunicorn's workers) must not use its parent's pooled
+    connections: both would talk on one server session (on PostgreSQL, psycopg's prepared statements
+    then collide). The child drops the pool without closing the parent's connections and opens its own,
+    as SQLAlchemy's documentation on multiprocessing advises."""
+    ref = weakref.ref(engine)
+
+    def in_child() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 def _make_engine(url: str, echo: bool) -> Engine:

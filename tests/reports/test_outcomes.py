@@ -98,7 +98,7 @@ def test_each_cycle_has_the_outcome_the_sql_counts(rt, small_round):
     found = by_application(rt)
     now = clock.now()
     assert {who: outcomes.outcome_of(ob, now) for who, ob in found.items()} == EXPECTED
-    assert {who: ob.met for who, ob in found.items()} == {
+    assert {who: outcomes.met(ob, now) for who, ob in found.items()} == {
         "ann": True, "bob": False, "cat": False, "dan": None, "eve": True, "fay": None}
     on_time, missed, instant = outcomes.outcome_columns(now)
     with rt.db.session() as session:

@@ -14,7 +14,9 @@ from dashboard_support import add_user, sign_in, submit
 from helpers import event, interview_done, notifications, obligations
 from sqlalchemy import select
 
+from plugin import clock
 from plugin.models import Application, NotificationKind, NotificationState
+from plugin.reports import outcomes
 
 ENDED = datetime(2026, 11, 6, 20, 0, tzinfo=UTC)  # Fri 6 Nov 15:00 New York
 MONDAY_9AM = datetime(2026, 11, 9, 14, 0, tzinfo=UTC)  # Mon 9 Nov 09:00 New York: inside the send window
@@ -53,7 +55,8 @@ def test_the_update_goes_out_with_the_note_and_the_promise_becomes_the_next_dead
     assert "We loved meeting you & the team is deciding." in text
     assert "by Friday 20 November at the latest" in text
     first, second = obligations(rt.db)
-    assert (first.state.value, first.discharged_by, first.met) == ("discharged", "status_update", True)
+    assert (first.state.value, first.discharged_by, outcomes.met(first, clock.now())) == \
+        ("discharged", "status_update", True)
     assert (second.opened_by, second.promised_on.isoformat(), second.due_at) == \
         ("status_update", "2026-11-20", FRIDAY_20_END)
 
