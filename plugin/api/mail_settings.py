@@ -30,7 +30,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 
 from plugin.api.common import current_org, db_session, now
 from plugin.audit import audit
-from plugin.events.schemas import Locale
+from plugin.events.fields import Locale
 from plugin.models import Organization
 
 blp = Blueprint("mail_settings", __name__, url_prefix="/api/v1",

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from plugin.api.common import current_org, db_session, now
 from plugin.audit import audit
-from plugin.events.schemas import Locale
+from plugin.events.fields import Locale
 from plugin.mail.base import clean_header_text
 from plugin.models import NotificationKind, Organization, TemplateOverride
 from plugin.notify.compose import DEFAULT_SENDER_EMAIL

@@ -1,10 +1,8 @@
 """A local stand-in for SendGrid's v3 Mail Send API (tests, benchmarks, `ghostless demo`).
 
-Every request is checked against the request-body schema of ``POST /v3/mail/send`` in the contract
-shipped next to this module, ``contracts/sendgrid/tsg_mail_v3.json`` (Twilio's OpenAPI 3.1 file,
-JSON Schema 2020-12), plus the rules its README says the file cannot express. A request the real API
-would reject gets SendGrid's 400 error shape *and* lands in ``.contract_violations``, so a test (or
-the demo's summary) can show that the project never sent anything SendGrid would refuse.
+Every request is checked against SendGrid's contract (``plugin.devtools.sendgrid_contract``). A request
+the real API would reject gets SendGrid's 400 error shape *and* lands in ``.contract_violations``, so a
+test (or the demo's summary) can show that the project never sent anything SendGrid would refuse.
 
 Usage::
 
@@ -23,154 +21,22 @@ import json
 import os
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
-
-CONTRACT_PATH = Path(__file__).parent / "contracts" / "sendgrid" / "tsg_mail_v3.json"
-_CONTRACT_URI = "urn:ghostless:contracts:sendgrid:tsg_mail_v3"
-MAIL_SEND_PATH = "/v3/mail/send"
-
-MAX_RECIPIENTS = 1000
-MAX_SEND_AT_AHEAD_SECONDS = 72 * 3600
-# Headers SendGrid does not let a caller override (notes/stack/sendgrid.md, OAI spec `headers`).
-RESERVED_HEADERS = frozenset(
-    h.lower()
-    for h in (
-        "x-sg-id", "x-sg-eid", "received", "dkim-signature", "Content-Type",
-        "Content-Transfer-Encoding", "To", "From", "Subject", "Reply-To", "CC", "BCC",
-    )
+from plugin.devtools.sendgrid_contract import (
+    MAIL_SEND_PATH,
+    Error,
+    api_error,
+    validate_mail_send_body,
+    validator,
 )
 
-Error = dict[str, Any]  # {"message": str, "field": str | None, "help": None}
-
-
-def _error(message: str, field: str | None = None) -> Error:
-    return {"message": message, "field": field, "help": None}
-
-
-@cache
-def _validator() -> Draft202012Validator:
-    """Validator for the request body, with the OpenAPI document's internal $refs resolvable.
-
-    Built on first use (the contract is 35 kB of JSON), so importing this module costs nothing.
-    """
-    document = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
-    # Register the whole OpenAPI document as one 2020-12 resource, so "#/components/..." refs
-    # inside the body schema resolve against it.
-    registry: Registry[Any] = Registry().with_resource(
-        _CONTRACT_URI, DRAFT202012.create_resource(document)
-    )
-    request_body = document["paths"][MAIL_SEND_PATH]["post"]["requestBody"]
-    pointer = request_body["$ref"] if "$ref" in request_body else None
-    if pointer is None:
-        raise ValueError("expected the mail send requestBody to be a $ref")
-    schema = {"$ref": f"{_CONTRACT_URI}{pointer}/content/application~1json/schema"}
-    return Draft202012Validator(
-        schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
-
-
-def _schema_errors(body: Any) -> list[Error]:
-    errors = []
-    for err in sorted(_validator().iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
-        field = ".".join(str(p) for p in err.absolute_path) or None
-        errors.append(_error(err.message, field))
-    return errors
-
-
-def _extra_rule_errors(body: dict[str, Any]) -> list[Error]:
-    """Rules the real API enforces that the OpenAPI file cannot express (see the README)."""
-    errors: list[Error] = []
-    personalizations = body.get("personalizations")
-    if not isinstance(personalizations, list):
-        return errors  # the schema already complained
-    total = 0
-    seen: dict[str, str] = {}
-    for i, p in enumerate(personalizations):
-        if not isinstance(p, dict):
-            continue
-        for kind in ("to", "cc", "bcc"):
-            for j, recipient in enumerate(p.get(kind) or []):
-                if not isinstance(recipient, dict) or not isinstance(recipient.get("email"), str):
-                    continue
-                total += 1
-                name = recipient.get("name")
-                if isinstance(name, str) and (";" in name or "," in name):
-                    errors.append(_error(
-                        f"The {kind}.name cannot contain ';' or ','.",
-                        f"personalizations.{i}.{kind}.{j}.name"))
-                address = recipient["email"].strip().lower()
-                field = f"personalizations.{i}.{kind}.{j}.email"
-                if address in seen:
-                    errors.append(_error(
-                        "Each unique email address in the personalizations array should only "
-                        "be included once. You have included " + address + f" more than once "
-                        f"(first at {seen[address]}).", field))
-                else:
-                    seen[address] = field
-        custom_args = p.get("custom_args")
-        if isinstance(custom_args, dict):
-            for key, value in custom_args.items():
-                if not isinstance(value, str):
-                    errors.append(_error("Custom args values must be strings.",
-                                         f"personalizations.{i}.custom_args.{key}"))
-    if total > MAX_RECIPIENTS:
-        errors.append(_error(
-            "There is a limit of 1000 total recipients (to + cc + bcc) per request.",
-            "personalizations"))
-
-    now = time.time()
-    for where, send_at in [("send_at", body.get("send_at"))] + [
-        (f"personalizations.{i}.send_at", p.get("send_at"))
-        for i, p in enumerate(personalizations) if isinstance(p, dict)
-    ]:
-        if isinstance(send_at, int) and send_at > now + MAX_SEND_AT_AHEAD_SECONDS:
-            errors.append(_error("send_at cannot be more than 72 hours in the future.", where))
-
-    if "reply_to" in body and "reply_to_list" in body:
-        errors.append(_error("reply_to and reply_to_list cannot be used together.", "reply_to"))
-
-    headers = body.get("headers")
-    if isinstance(headers, dict):
-        for name, value in headers.items():
-            if name.lower() in RESERVED_HEADERS:
-                errors.append(_error(f"The header {name} is reserved and cannot be set.",
-                                     f"headers.{name}"))
-            elif not isinstance(value, str):
-                errors.append(_error("Header values must be strings.", f"headers.{name}"))
-
-    if not body.get("template_id"):
-        if not body.get("subject") and not all(
-            isinstance(p, dict) and p.get("subject") for p in personalizations
-        ):
-            errors.append(_error(
-                "The subject is required. You can get around this requirement if you use a "
-                "template with a subject defined or if every personalization has a subject "
-                "defined.", "subject"))
-        if not body.get("content"):
-            errors.append(_error(
-                "Unless a valid template_id is provided, the content parameter is required. "
-                "There must be at least one defined content block.", "content"))
-    return errors
-
-
-def validate_mail_send_body(body: Any) -> list[Error]:
-    """All reasons the real API would refuse this body; [] when it would accept it."""
-    errors = _schema_errors(body)
-    if isinstance(body, dict):
-        errors.extend(_extra_rule_errors(body))
-    return errors
+__all__ = ["LOCAL_HOSTS", "SendGridStandIn", "local_proxy_bypass"]
 
 
 @dataclass
@@ -222,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_allowed(self) -> None:
         self._read_body()
-        error = _error(f"{self.command} {self.path} is not supported by the stand-in")
+        error = api_error(f"{self.command} {self.path} is not supported by the stand-in")
         self.server.standin._record_violation(f"{self.command} {self.path}: unexpected request")
         status = HTTPStatus.METHOD_NOT_ALLOWED if self.path == MAIL_SEND_PATH else HTTPStatus.NOT_FOUND
         self._send_errors(status, [error])
@@ -232,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self._read_body()
         if self.path.split("?")[0] != MAIL_SEND_PATH:
             standin._record_violation(f"POST {self.path}: unknown path")
-            self._send_errors(HTTPStatus.NOT_FOUND, [_error("not found")])
+            self._send_errors(HTTPStatus.NOT_FOUND, [api_error("not found")])
             return
         try:
             body: Any = json.loads(raw) if raw else None
@@ -243,12 +109,12 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or not auth[len("Bearer "):].strip():
             standin._record_violation("Authorization: missing or not a Bearer token")
-            self._send_errors(HTTPStatus.UNAUTHORIZED, [_error(
+            self._send_errors(HTTPStatus.UNAUTHORIZED, [api_error(
                 "The provided authorization grant is invalid, expired, or revoked")])
             return
         if standin.api_key is not None and auth[len("Bearer "):].strip() != standin.api_key:
             # A wrong key is an operational failure, not a malformed request: no violation.
-            self._send_errors(HTTPStatus.UNAUTHORIZED, [_error(
+            self._send_errors(HTTPStatus.UNAUTHORIZED, [api_error(
                 "The provided authorization grant is invalid, expired, or revoked")])
             return
 
@@ -260,12 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
         injection = standin._take_injection()
         if injection is not None:
             message = injection.message or _default_message(injection.status)
-            self._send_errors(injection.status, [_error(message)], injection.headers)
+            self._send_errors(injection.status, [api_error(message)], injection.headers)
             return
 
         if raw and body is None:
             standin._record_violation("body: not valid JSON")
-            self._send_errors(HTTPStatus.BAD_REQUEST, [_error("Bad Request", None)])
+            self._send_errors(HTTPStatus.BAD_REQUEST, [api_error("Bad Request", None)])
             return
         if "json" not in (self.headers.get("Content-Type") or ""):
             standin._record_violation("Content-Type: not application/json")
@@ -312,7 +178,7 @@ class SendGridStandIn:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> SendGridStandIn:
-        _validator()  # load the contract now, not inside the first request a client may time out on
+        validator()  # load the contract now, not inside the first request a client may time out on
         server = _Server(("127.0.0.1", 0), _Handler)
         server.standin = self
         self._server = server

@@ -4,18 +4,18 @@
 `plugin.events.types.CanonicalEvent` objects. The whole payload is validated first; any error anywhere
 raises `EventValidationError` carrying every message, so the caller can reject the request and
 store nothing.
+
+The field types they use (event type, UTC datetime, locale, time zone) are in `plugin.events.fields`.
 """
 
 from __future__ import annotations
 
-import re
-import zoneinfo
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from plugin.events.fields import EventTypeField, Locale, TimeZoneName, UtcDateTime
 from plugin.events.types import (
     APPLICATION_SCOPED,
     INTERVIEW_EVENTS,
@@ -47,11 +47,6 @@ NOTE_MAX = 2000
 
 NOT_OBJECT_MESSAGE = 'Expected one event object or {"events": [...]}.'
 BATCH_SIZE_MESSAGE = f"Expected between 1 and {MAX_BATCH} events."
-NAIVE_MESSAGE = "Not a valid aware datetime: include a UTC offset, e.g. 2026-11-20T15:00:00Z."
-
-_LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
-_ZONE_RE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
-_HOST_DEPENDENT_ZONES = frozenset({"localtime", "posixrules"})
 
 
 class EventValidationError(ValueError):
@@ -68,98 +63,6 @@ def _stringify_keys(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_stringify_keys(v) for v in value]
     return value
-
-
-def _shorten(value: str, limit: int = 80) -> str:
-    return value if len(value) <= limit else value[:limit] + "..."
-
-
-# --- fields -------------------------------------------------------------------------------------
-
-
-class EventTypeField(fields.Field[EventType]):
-    """A string naming an `EventType`; an unknown type is named in the error message."""
-
-    default_error_messages = {
-        "invalid": "Not a valid string.",
-        "unknown": "Unknown event type {input}. Expected one of: {choices}.",
-    }
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> EventType:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-        try:
-            return EventType(value)
-        except ValueError:
-            raise self.make_error(
-                "unknown",
-                input=repr(_shorten(value)),
-                choices=", ".join(t.value for t in EventType),
-            ) from None
-
-
-class UtcDateTime(fields.AwareDateTime):
-    """An ISO 8601 datetime that must carry an offset; loaded as an aware UTC datetime."""
-
-    default_error_messages = {"invalid_awareness": NAIVE_MESSAGE}
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> datetime:
-        loaded = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return loaded.astimezone(timezone.utc)
-        except (OverflowError, ValueError):
-            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
-
-
-class Locale(fields.String):
-    """A BCP-47-ish language tag ("en", "de-DE", "pt_BR"), normalised to "-" and canonical case."""
-
-    default_error_messages = {"invalid_locale": "Not a valid locale (expected e.g. 'en' or 'de-DE')."}
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) > 35 or not _LOCALE_RE.match(text):
-            raise self.make_error("invalid_locale")
-        language, *subtags = text.replace("_", "-").split("-")
-        canonical = [language.lower()]
-        for tag in subtags:
-            if len(tag) == 2 and tag.isalpha():
-                canonical.append(tag.upper())
-            elif len(tag) == 4 and tag.isalpha():
-                canonical.append(tag.title())
-            else:
-                canonical.append(tag.lower())
-        return "-".join(canonical)
-
-
-class TimeZoneName(fields.String):
-    """An IANA time zone name that `zoneinfo.ZoneInfo` can load."""
-
-    default_error_messages = {"unknown_zone": "Unknown time zone {input}."}
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if not _is_time_zone(text):
-            raise self.make_error("unknown_zone", input=repr(_shorten(text)))
-        return text
-
-
-def _is_time_zone(name: str) -> bool:
-    if len(name) > 64 or name in _HOST_DEPENDENT_ZONES or not _ZONE_RE.match(name):
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
 
 
 def _id(*, required: bool = True) -> fields.String:

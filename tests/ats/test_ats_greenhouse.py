@@ -23,7 +23,8 @@ from sqlalchemy import select
 from standins.greenhouse import GreenhouseStandIn
 
 from plugin.ats.base import AdapterError
-from plugin.ats.greenhouse import GreenhouseAdapter, HarvestClient
+from plugin.ats.greenhouse import GreenhouseAdapter
+from plugin.ats.greenhouse.client import HarvestClient
 from plugin.ats.http import PermanentAtsError, TransientAtsError
 from plugin.events.schemas import load_events
 from plugin.events.types import AtsNotification, CanonicalEvent, EventType, Person

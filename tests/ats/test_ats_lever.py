@@ -16,7 +16,8 @@ from standins.lever import LeverStandIn
 
 from plugin.ats.base import AdapterError, WebhookRequest
 from plugin.ats.http import PermanentAtsError, TransientAtsError
-from plugin.ats.lever import LeverAdapter, LeverClient
+from plugin.ats.lever import LeverAdapter
+from plugin.ats.lever.client import LeverClient
 from plugin.ats.signing import hmac_sha256_hex
 from plugin.events.schemas import load_events
 from plugin.events.types import AtsNotification, CanonicalEvent, EventType

@@ -22,7 +22,8 @@ from plugin.ats.base import AdapterError, Context
 from plugin.ats.http import PermanentAtsError, TransientAtsError
 from plugin.ats.registry import get as registry_get
 from plugin.ats.signing import hmac_sha256_hex
-from plugin.ats.workable import WorkableAdapter, api_base_url
+from plugin.ats.workable import WorkableAdapter
+from plugin.ats.workable.client import api_base_url
 from plugin.events.schemas import load_events
 from plugin.events.types import AtsNotification, CanonicalEvent, ErasureReason, EventType
 from plugin.models import AtsDelivery, DeliveryKind, DeliveryState, InboundEvent

@@ -1,21 +1,28 @@
-"""Greenhouse Harvest v3: the REST client (OAuth client credentials, cursor pagination) and the poll cursor.
+"""Greenhouse Harvest v3: the REST client (OAuth client credentials, cursor pagination, records by id).
 
-Split from plugin/ats/greenhouse.py, which translates; sources are named in that module's docstring.
+Sources are named in the package docstring (`plugin/ats/greenhouse/__init__.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from plugin.ats.base import AdapterError, Connection, parse_time
 from plugin.ats.http import ApiClient, PermanentAtsError
+
+__all__ = [
+    "DEFAULT_API_BASE_URL", "HarvestClient", "PAGE_SIZE_MAX", "as_dict", "optional", "v3_time",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 VENDOR = "Greenhouse"
 # The READ migration guide and every v3 route it lists use harvest.greenhouse.io/v3; the list-endpoints
@@ -24,18 +31,17 @@ DEFAULT_API_BASE_URL = "https://harvest.greenhouse.io"
 DEFAULT_AUTH_URL = "https://auth.greenhouse.io/token"  # options.auth_url overrides (tests, proxies)
 PAGE_SIZE_MAX = 500  # v3 per_page is 1-500
 IDS_PER_REQUEST = 50  # v3 `ids` / `*_ids` filters take at most 50 values
-# Our clock and Greenhouse's may differ, and a record can change while a sweep pages through a list:
-# the next sweep starts a little before this one did. Re-seen records give the same event ids.
-POLL_OVERLAP = timedelta(minutes=5)
 TOKEN_MARGIN = 60.0  # seconds: fetch a new access token this long before the old one expires
 DEFAULT_TOKEN_TTL = 3600.0  # the documented access-token lifetime when the answer gives none
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
+    """The value if it is a JSON object, else an empty one (vendor fields may be null or absent)."""
     return value if isinstance(value, dict) else {}
 
 
-def _v3_time(value: datetime) -> str:
+def v3_time(value: datetime) -> str:
+    """A time as Harvest v3 filters and cursors write it (UTC, whole seconds, `Z`)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -87,7 +93,7 @@ class HarvestClient:
             form["sub"] = self.user_id  # the Greenhouse user the calls are made as (documented `sub`)
         reply = ApiClient(self.auth_url, VENDOR, auth=(self.client_id, self.client_secret)).request(
             "POST", self.auth_url, data=form)
-        data = _dict(reply.data)
+        data = as_dict(reply.data)
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
             raise PermanentAtsError("Greenhouse's token endpoint answered without an access_token")
@@ -146,7 +152,7 @@ class HarvestClient:
 
 
 def _next_cursor(links: Mapping[str, Any]) -> str | None:
-    url = _dict(links.get("next")).get("url")
+    url = as_dict(links.get("next")).get("url")
     if not url:
         return None
     values = parse_qs(urlsplit(str(url)).query).get("cursor")
@@ -166,54 +172,10 @@ def _token_ttl(data: Mapping[str, Any]) -> float:
     return DEFAULT_TOKEN_TTL
 
 
-# -- the poll cursor -------------------------------------------------------------------------------
-
-LISTS = ("interviews", "applications")
-
-
-@dataclass
-class _Sweep:
-    """Where a reconciliation sweep stands.
-
-    A sweep pages through `/v3/interviews?updated_at=gte|<since>` then `/v3/applications?...`, one page
-    per `fetch_changes` call. When both are done, the next sweep's `since` becomes the earlier of the
-    newest `updated_at` seen and the time this sweep started, less POLL_OVERLAP.
-    """
-
-    since: dict[str, str]
-    next: dict[str, str | None]
-    high: dict[str, str | None]
-    phase: str
-    started_at: str | None
-
-    @classmethod
-    def load(cls, cursor: Mapping[str, Any] | None, now: datetime, lookback_days: int) -> _Sweep:
-        start = _v3_time(now - timedelta(days=lookback_days))
-        cursor = cursor or {}
-        lists = {name: _dict(cursor.get(name)) for name in LISTS}
-        phase = cursor.get("phase") if cursor.get("phase") in LISTS else LISTS[0]
-        return cls(since={n: str(lists[n].get("since") or start) for n in LISTS},
-                   next={n: lists[n].get("next") or None for n in LISTS},
-                   high={n: lists[n].get("high") or None for n in LISTS},
-                   phase=str(phase), started_at=cursor.get("started_at") or None)
-
-    def dump(self) -> dict[str, Any]:
-        return {"phase": self.phase, "started_at": self.started_at,
-                **{n: {"since": self.since[n], "next": self.next[n], "high": self.high[n]} for n in LISTS}}
-
-    def saw(self, name: str, records: Sequence[Mapping[str, Any]]) -> None:
-        for record in records:
-            updated = parse_time(record.get("updated_at")) if record.get("updated_at") else None
-            current = parse_time(self.high[name]) if self.high[name] else None
-            if updated is not None and (current is None or updated > current):
-                self.high[name] = _v3_time(updated)
-
-    def finish(self) -> None:
-        started = parse_time(self.started_at) if self.started_at else None
-        for name in LISTS:
-            high = parse_time(self.high[name]) if self.high[name] else None
-            marks = [t for t in (high, started) if t is not None]
-            if marks:
-                self.since[name] = _v3_time(min(marks) - POLL_OVERLAP)
-            self.next[name], self.high[name] = None, None
-        self.phase, self.started_at = LISTS[0], None
+def optional(fetch: Callable[[], T], what: str) -> T | None:
+    """`fetch()`, or None (logged) when Greenhouse refuses for good; transient errors still raise."""
+    try:
+        return fetch()
+    except PermanentAtsError as exc:
+        log.warning("Greenhouse: could not fetch %s: %s", what, exc)
+        return None
