@@ -196,7 +196,7 @@ def test_unknown_fields_are_named() -> None:
     errors = errors_of(
         event(EventType.APPLICATION_CREATED, color="blue", candidate={"id": "c", "nickname": "x"})
     )
-    assert errors == {"colour": ["Unknown field."], "candidate": {"nickname": ["Unknown field."]}}
+    assert errors == {"color": ["Unknown field."], "candidate": {"nickname": ["Unknown field."]}}
     nested = errors_of(
         event(EventType.JOB_CLOSED, job={"id": "j", "recruiter": {"name": "R", "phone": "1"}})
     )
