@@ -5,7 +5,7 @@ PATCH /api/v1/organization/mail                 `locale`, `sendgrid_event_public
 POST  /api/v1/organization/mail/inbound-secret  a new Inbound Parse password, shown once inside its URL
 
 Secrets never come back: the event verification key is shown as a fingerprint, the inbound password
-only once (its SHA-256 is stored, which `plugin.api.sendgrid_inbound` checks against the basic-auth
+only once (its SHA-256 is stored, which `plugin.mail.sendgrid_inbound` checks against the basic-auth
 password SendGrid sends).
 """
 

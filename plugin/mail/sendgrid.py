@@ -205,7 +205,7 @@ class SendGridProvider:
 
     def was_sent(self, notification_id: int) -> SendCheck | None:
         """SendGrid cannot be asked about one message without the paid Email Activity API: its Event
-        Webhook (plugin.api.sendgrid_events) confirms an uncertain send instead."""
+        Webhook (plugin.notify.delivery_events) confirms an uncertain send instead."""
         return None
 
     def _post(self, body: dict[str, Any]) -> str | None:
