@@ -1,8 +1,8 @@
 """Compliance pages: the Ontario ESA report and the proof-of-notice export (issue 5, item 4).
 
 The reports themselves (what counts as told, the 45 days, delivered times) are in
-plugin.reports.compliance; this module parses the filters, pages the HTML tables and
-writes the CSV exports, which hold every row.
+plugin.reports.compliance and plugin.reports.proof_export; this module parses the filters, pages the
+HTML tables and writes the CSV exports, which hold every row.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from plugin.reports.compliance import (
     Filters,
     JobOption,
     OntarioReport,
-    ProofExport,
     local_time_iso,
 )
 from plugin.reports.proof import build_proof, render_page
+from plugin.reports.proof_export import ProofExport
 
 PAGE_SIZE = 100  # HTML tables; the CSV has every row
 

@@ -6,7 +6,8 @@ Query string (all optional):
   that one table (server-side; the header links carry the other filters along);
 - export = manager | recruiter | department | job | at_risk | breached | neglected: the same numbers as CSV.
 Invalid values answer 400 with the page, the message next to the field, and no numbers.
-The numbers themselves live in `metrics` (no Flask there).
+The numbers themselves live in `plugin.reports.overview_figures` and the modules it reads (no Flask
+there).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from flask import Response, request, url_for
 
 from plugin.dashboard import bp, csv_response, db, local_time, now, organization, page, viewer
 from plugin.dashboard.scope import visible_jobs
-from plugin.reports import metrics
+from plugin.reports import breakdown, cycle_lists, metrics, overview_figures
 from plugin.sla.policy import calendar_for
 
 LISTS = {"at_risk": "At risk now", "breached": "Breached", "neglected": "Neglected"}
@@ -76,20 +77,20 @@ def _read_filters(args: Mapping[str, str], options: tuple[list[str], list[metric
         f.period = "custom" if f.first or f.last else metrics.DEFAULT_PERIOD
     export = (args.get("export") or "").strip()
     if export:
-        if export in metrics.TABLES or export in LISTS:
+        if export in breakdown.TABLES or export in LISTS:
             f.export = export
         else:
             f.errors["export"] = f"Unknown export {export[:40]!r}: choose one of " \
-                                 f"{', '.join([*metrics.TABLES, *LISTS])}."
-    table = (args.get("table") or "").strip() or (f.export if f.export in metrics.TABLES else "")
+                                 f"{', '.join([*breakdown.TABLES, *LISTS])}."
+    table = (args.get("table") or "").strip() or (f.export if f.export in breakdown.TABLES else "")
     sort = (args.get("sort") or "").strip()
     direction = (args.get("dir") or "").strip()
-    if table and table not in metrics.TABLES:
-        f.errors["sort"] = f"Unknown table {table[:40]!r}: choose one of {', '.join(metrics.TABLES)}."
+    if table and table not in breakdown.TABLES:
+        f.errors["sort"] = f"Unknown table {table[:40]!r}: choose one of {', '.join(breakdown.TABLES)}."
     elif sort and not table:
         f.errors["sort"] = "Say which table to sort (table=manager, recruiter, department or job)."
-    elif sort and sort not in metrics.COLUMNS:
-        f.errors["sort"] = f"Unknown column {sort[:40]!r}: choose one of {', '.join(metrics.COLUMNS)}."
+    elif sort and sort not in breakdown.COLUMNS:
+        f.errors["sort"] = f"Unknown column {sort[:40]!r}: choose one of {', '.join(breakdown.COLUMNS)}."
     elif direction and direction not in ("asc", "desc"):
         f.errors["sort"] = "The sort direction must be asc or desc."
     else:
@@ -134,17 +135,18 @@ def overview() -> Any:
         except metrics.FilterError as exc:
             filters.errors[exc.field] = exc.message
     context: dict[str, Any] = dict(
-        title="Overview", filters=filters, departments=options[0], jobs=options[1], tables=metrics.TABLES,
-        columns=metrics.COLUMNS, lists=LISTS, when=in_zone(zone), timeline_url=timeline_url,
-        zone_name=org.timezone, list_limit=metrics.LIST_LIMIT, percent=_percent, days=_days, status=_status,
+        title="Overview", filters=filters, departments=options[0], jobs=options[1], tables=breakdown.TABLES,
+        columns=breakdown.COLUMNS, lists=LISTS, when=in_zone(zone), timeline_url=timeline_url,
+        zone_name=org.timezone, list_limit=overview_figures.LIST_LIMIT, percent=_percent, days=_days,
+        status=_status,
     )
     if filters.errors or period is None:
         return page("dashboard/overview.html", data=None, **context), 400
     where = metrics.job_filter(visible, filters.department, filters.job_id)
     if filters.export:
         return _export(filters, session, org.id, where, period, current, calendar, org.policy or {}, zone)
-    data = metrics.overview(session, org.id, where, period, current, calendar, org.policy or {})
-    tables = {name: metrics.sort_rows(rows, *filters.sorting(name)) for name, rows in data.tables.items()}
+    data = overview_figures.overview(session, org.id, where, period, current, calendar, org.policy or {})
+    tables = {name: breakdown.sort_rows(rows, *filters.sorting(name)) for name, rows in data.tables.items()}
     chart = {
         "zone": org.timezone,
         "weeks": [{"x": int(w.start.timestamp()), "from": w.first_day.isoformat(), "to": w.last_day.isoformat(),
@@ -159,17 +161,17 @@ def _export(filters: Filters, session: Any, org_id: str, where: Any, period: met
             calendar: Any, org_policy: dict[str, Any], zone: ZoneInfo) -> Response:
     stamp = f"{calendar.local_date(current).isoformat()}"
     name = filters.export or ""
-    if name in metrics.TABLES:
-        rows = metrics.sort_rows(metrics.group_tables(session, org_id, where, period, current, calendar)[name],
-                                 *filters.sorting(name))
-        header = [metrics.TABLES[name], "Cycles", "On time", "On-time rate (%)", "Breached",
+    if name in breakdown.TABLES:
+        tables = breakdown.group_tables(session, org_id, where, period, current, calendar)
+        rows = breakdown.sort_rows(tables[name], *filters.sorting(name))
+        header = [breakdown.TABLES[name], "Cycles", "On time", "On-time rate (%)", "Breached",
                   "Autopilot step-ins", "Median business days to first update"]
         return csv_response(f"ghostless-{name.replace('_', '-')}-{stamp}.csv", header, (
             [r.label, r.cycles, r.on_time, _percent(r.rate), r.breached, r.step_ins, _days(r.median_days)]
             for r in rows))
     local = lambda instant: instant.astimezone(zone).isoformat() if instant else ""  # noqa: E731
     if name == "at_risk":
-        risky = metrics.at_risk_now(session, org_id, where, current, calendar, org_policy, limit=None)
+        risky = cycle_lists.at_risk_now(session, org_id, where, current, calendar, org_policy, limit=None)
         header = ["Candidate", "Job", "Department", "Cycle", f"Due ({zone.key})", "Owner", "Next step",
                   f"Next step at ({zone.key})", "Mail undeliverable", "Timeline"]
         return csv_response(f"ghostless-at-risk-{stamp}.csv", header, (
@@ -182,8 +184,8 @@ def _export(filters: Filters, session: Any, org_id: str, where: Any, period: met
         return csv_response(f"ghostless-neglected-{stamp}.csv", header, (
             [r.candidate, r.job, r.department, r.cycle, r.autopilot_run, local(r.due_at), r.owner,
              request.host_url.rstrip("/") + timeline_url(r.application_id)]
-            for r in metrics.neglected(session, org_id, where, limit=None)))
-    late = metrics.breached(session, org_id, where, period, current, limit=None)
+            for r in cycle_lists.neglected(session, org_id, where, limit=None)))
+    late = cycle_lists.breached(session, org_id, where, period, current, limit=None)
     header = ["Candidate", "Job", "Department", "Cycle", f"Due ({zone.key})", "Owner", "Reason", "Status",
               f"Answered at ({zone.key})", "Timeline"]
     return csv_response(f"ghostless-breached-{stamp}.csv", header, (
@@ -191,7 +193,7 @@ def _export(filters: Filters, session: Any, org_id: str, where: Any, period: met
          local(r.discharged_at), request.host_url.rstrip("/") + timeline_url(r.application_id)] for r in late))
 
 
-def _status(row: metrics.ListRow) -> str:
+def _status(row: cycle_lists.ListRow) -> str:
     if row.state.value == "open":
         return "still waiting"
     if row.state.value == "discharged":

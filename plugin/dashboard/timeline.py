@@ -8,18 +8,15 @@
 - GET /dashboard/messages/<id>/html: a message's HTML exactly as sent, for a sandboxed iframe, under
   its own CSP (no scripts, no requests except images, sandboxed even when opened directly).
 
-Every query joins Job and applies `visible_jobs`; an id outside the viewer's scope is a 404.
+Every query joins Job and applies `visible_jobs`; an id outside the viewer's scope is a 404. The
+timeline's lines are worded in `timeline_entries`; the link to the ATS is built in `ats_links`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, request, url_for
@@ -27,12 +24,12 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from plugin.dashboard import bp, db, local_time, now, organization, page, viewer
+from plugin.dashboard.ats_links import application_ats_link
 from plugin.dashboard.scope import Viewer, visible_jobs
+from plugin.dashboard.timeline_entries import timeline_entries
 from plugin.models import (
     Application,
     ApplicationStatus,
-    AtsConnection,
-    AtsDelivery,
     AuditEntry,
     Candidate,
     CandidateReply,
@@ -72,83 +69,6 @@ RUNG_LABELS = {
 
 def _org_zone() -> ZoneInfo:
     return ZoneInfo(organization().timezone)
-
-
-# -- links to the ATS ---------------------------------------------------------------------------
-
-_WORKABLE_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-def ats_record_url(provider: str | None, *, candidate_id: str | None, application_id: str | None,
-                   workable_subdomain: str | None = None, profile_url: str | None = None) -> str | None:
-    """The web page of this candidate/application in its ATS, or None when we cannot know it.
-
-    - Greenhouse: https://app.greenhouse.io/people/<candidate id>?application_id=<application id>
-      (the `url` Greenhouse itself puts in its webhook payloads);
-    - Lever: https://hire.lever.co/candidates/<opportunity id> (our application id is the opportunity);
-    - Ashby: https://app.ashbyhq.com/candidates/<candidate id>;
-    - Workable: the candidate's `profile_url` from Workable's own payload, accepted only on
-      https://<account subdomain>.workable.com/backend/... (its path holds Workable's numeric job id,
-      which we never receive, so we cannot build it ourselves);
-    - anything else (the API, unknown providers): None.
-    """
-    provider = (provider or "").lower()
-    if provider == "greenhouse" and candidate_id:
-        url = f"https://app.greenhouse.io/people/{quote(candidate_id, safe='')}"
-        return f"{url}?application_id={quote(application_id, safe='')}" if application_id else url
-    if provider == "lever" and application_id:
-        return f"https://hire.lever.co/candidates/{quote(application_id, safe='')}"
-    if provider == "ashby" and candidate_id:
-        return f"https://app.ashbyhq.com/candidates/{quote(candidate_id, safe='')}"
-    if provider == "workable" and profile_url:
-        parts = urlsplit(profile_url)
-        host = (parts.hostname or "").lower()
-        label, _, domain = host.partition(".")
-        if (parts.scheme == "https" and domain == "workable.com" and _WORKABLE_LABEL.match(label)
-                and parts.path.startswith("/backend/") and parts.port is None and not parts.username
-                and (workable_subdomain is None or label == workable_subdomain.lower())):
-            return profile_url
-    return None
-
-
-def _find_profile_url(payload: Any, candidate_id: str, depth: int = 0) -> str | None:
-    """Workable's `profile_url` of `candidate_id` in a webhook body or a poll page."""
-    if depth > 6:
-        return None
-    if isinstance(payload, Mapping):
-        if str(payload.get("id")) == candidate_id and isinstance(payload.get("profile_url"), str):
-            return str(payload["profile_url"])
-        values: Any = payload.values()
-    elif isinstance(payload, list):
-        values = payload
-    else:
-        return None
-    for value in values:
-        found = _find_profile_url(value, candidate_id, depth + 1)
-        if found:
-            return found
-    return None
-
-
-def _workable_hint(org_id: str, events: list[InboundEvent], candidate_id: str) -> tuple[str | None, str | None]:
-    """(account subdomain, profile_url) from the newest stored Workable deliveries about this application."""
-    delivery_ids = [e.raw["ats_delivery_id"] for e in events
-                    if e.source == "workable" and isinstance(e.raw, dict)
-                    and isinstance(e.raw.get("ats_delivery_id"), int)][:3]
-    for delivery_id in delivery_ids:
-        delivery = db().get(AtsDelivery, delivery_id)
-        if delivery is None or delivery.org_id != org_id or not delivery.body:
-            continue
-        connection = db().get(AtsConnection, delivery.connection_id)
-        subdomain = (connection.options or {}).get("subdomain") if connection is not None else None
-        try:
-            body = json.loads(delivery.body)
-        except ValueError:
-            continue
-        url = _find_profile_url(body, candidate_id)
-        if url:
-            return (subdomain if isinstance(subdomain, str) else None), url
-    return None, None
 
 
 # -- the list -----------------------------------------------------------------------------------
@@ -285,85 +205,6 @@ def visible_application(who: Viewer, application_id: int) -> tuple[Application, 
     return found[0], found[1], found[2]
 
 
-@dataclass
-class Entry:
-    """One line of the timeline. `rank` orders things that happened at the same instant: what was
-    caused (a message) shows above its cause (the event), as newest-first reading expects."""
-
-    at: datetime
-    rank: int
-    key: int
-    kind: str  # event | cycle | message | delivery | reply
-    title: str
-    lines: list[str] = field(default_factory=list)
-    tone: str = "muted"
-    notification: Notification | None = None
-    reply: CandidateReply | None = None
-
-
-# How a cycle's deadline was set (plugin.sla.deadlines.DueBasis), when it is not simply the policy's.
-DUE_BASIS_WORDS = {
-    "promised_decision": "Deadline: the decision date promised to the candidate, plus the policy's grace.",
-    "person": "Deadline: the day a person's status update promised them.",
-    "written": "Deadline: held at the date a message already gave the candidate in writing.",
-    "honest": "Deadline: the policy's had already passed when Ghostless learned of this (late data or a changed "
-              "policy), so it is the end of the candidate's next send window; not counted as forgotten.",
-}
-
-
-def _cycle_entries(obligation: Obligation, zone: ZoneInfo) -> list[Entry]:
-    # A cycle opened by an interview follows its event; one opened by a status update follows the
-    # discharge of the previous cycle (same instant, so the rank decides).
-    opened_rank = 1 if obligation.opened_by == "interview" else 3
-    lines = [f"The candidate must hear from us by {local_time(obligation.due_at, zone)}."]
-    if obligation.due_basis in DUE_BASIS_WORDS:
-        lines.append(DUE_BASIS_WORDS[obligation.due_basis])
-    if obligation.autopilot_run:
-        lines.append(f"Autopilot has written {obligation.autopilot_run} time{'s' if obligation.autopilot_run > 1 else ''} "
-                     "in a row before this cycle" + (": nobody on the team has given news of their own."
-                                                    if obligation.autopilot_run >= 2 else "."))
-    entries = [Entry(obligation.opened_at, opened_rank, obligation.id, "cycle",
-                     f"Cycle {obligation.cycle} opened (by {obligation.opened_by.replace('_', ' ')})", lines, "muted")]
-    if obligation.discharged_at is not None:
-        met = outcomes.met(obligation, now())
-        verdict = "on time" if met else ("late" if met is False else "")
-        entries.append(Entry(obligation.discharged_at, 3, obligation.id, "cycle",
-                             f"Cycle {obligation.cycle} discharged"
-                             f"{' by ' + obligation.discharged_by.replace('_', ' ') if obligation.discharged_by else ''}"
-                             f"{' — ' + verdict if verdict else ''}",
-                             [f"Deadline was {local_time(obligation.due_at, zone)}."],
-                             "good" if met else "bad" if met is False else "muted"))
-    if obligation.breached_at is not None:
-        entries.append(Entry(obligation.breached_at, 3, obligation.id, "cycle",
-                             f"Cycle {obligation.cycle} deadline missed"
-                             f"{' (' + obligation.breach_reason.replace('_', ' ') + ')' if obligation.breach_reason else ''}",
-                             [f"Deadline was {local_time(obligation.due_at, zone)}."], "bad"))
-    return entries
-
-
-def _message_entry(notification: Notification, zone: ZoneInfo) -> Entry:
-    at = notification.sent_at or notification.scheduled_for
-    to = notification.recipient_email or "(no address)"
-    lines = [f"To {to} · state {notification.state.value}"
-             f"{' · delivery: ' + notification.delivery_status.value if notification.delivery_status else ''}",
-             f"Scheduled for {local_time(notification.scheduled_for, zone)}"
-             f"{' · sent ' + local_time(notification.sent_at, zone) if notification.sent_at else ''}"
-             f"{' · locale ' + notification.locale if notification.locale else ''}"
-             f"{' (asked for ' + notification.locale_fallback_from + ')' if notification.locale_fallback_from else ''}"]
-    if notification.cancelled_reason:
-        lines.append(f"Cancelled: {notification.cancelled_reason}")
-    if notification.last_error:
-        lines.append(f"Last error: {notification.last_error}")
-    if notification.delivery_detail:
-        lines.append(f"Delivery detail: {notification.delivery_detail}")
-    title = notification.kind.value.replace("_", " ").capitalize()
-    if notification.autopilot:
-        title += " (sent by autopilot)"
-    tone = "good" if notification.delivery_status and notification.delivery_status.value == "delivered" else \
-        "bad" if notification.delivery_status and notification.delivery_status.undeliverable else "muted"
-    return Entry(at, 2, notification.id, "message", title, lines, tone, notification=notification)
-
-
 def _audit_entries(org_id: str, app: Application, obligations: list[Obligation]) -> list[AuditEntry]:
     conditions = [and_(AuditEntry.entity == "application", AuditEntry.entity_id == str(app.id))]
     if obligations:
@@ -403,39 +244,8 @@ def application_page(application_id: int, **extra: Any) -> str:
         select(CandidateReply).where(CandidateReply.org_id == who.org_id, CandidateReply.application_id == app.id)
         .order_by(CandidateReply.received_at.desc(), CandidateReply.id.desc())))
 
-    entries: list[Entry] = []
-    for inbound in events:
-        lines = [f"Occurred {local_time(inbound.occurred_at, zone)} · received {local_time(inbound.received_at, zone)}"
-                 f" · from {inbound.source}"]
-        if inbound.detail:
-            lines.append(inbound.detail)
-        entries.append(Entry(inbound.occurred_at, 0, inbound.id, "event",
-                             f"ATS event {inbound.event_type} ({inbound.outcome.value})", lines,
-                             "muted" if inbound.outcome.value == "ignored" else "good"))
-    for obligation in obligations:
-        entries.extend(_cycle_entries(obligation, zone))
-    by_id = {n.id: n for n in notifications}
-    entries.extend(_message_entry(n, zone) for n in notifications)
-    for mail_event in mail_events:
-        message = by_id.get(mail_event.notification_id or 0)
-        about = f"{message.kind.value.replace('_', ' ')} to {message.recipient_email or '(no address)'}" \
-            if message else "a message"
-        entries.append(Entry(mail_event.occurred_at, 4, mail_event.id, "delivery",
-                             f"Delivery event: {mail_event.event} ({about})",
-                             [mail_event.detail] if mail_event.detail else [],
-                             "good" if mail_event.event == "delivered" else
-                             "bad" if mail_event.event in ("bounce", "dropped", "spamreport") else "muted"))
-    for reply in replies:
-        entries.append(Entry(reply.received_at, 5, reply.id, "reply", "Reply from the candidate",
-                             [f"Subject: {reply.subject}"] if reply.subject else [], "muted", reply=reply))
-    entries.sort(key=lambda e: (e.at, e.rank, e.key), reverse=True)
-
-    provider = next((e.source for e in events if e.source and e.source != "api"), None)
-    subdomain = profile_url = None
-    if provider == "workable" and candidate.erased_at is None:
-        subdomain, profile_url = _workable_hint(who.org_id, events, candidate.external_id)
-    ats_url = ats_record_url(provider, candidate_id=candidate.external_id, application_id=app.external_id,
-                             workable_subdomain=subdomain, profile_url=profile_url)
+    entries = timeline_entries(events, obligations, notifications, mail_events, replies, zone)
+    provider, ats_url = application_ats_link(who.org_id, events, candidate, app)
     erased = candidate.erased_at is not None
     return page(
         "dashboard/application.html", app=app, candidate=candidate, job=job, erased=erased,

@@ -1,5 +1,4 @@
-"""The compliance reports behind the compliance pages (no Flask): the Ontario ESA report and the
-proof-of-notice export.
+"""The compliance pages' filters, and the Ontario ESA report behind them (no Flask).
 
 Ontario (Employment Standards Act, 2000, Part III.1, in force 1 January 2026; O. Reg. 476/24): an
 employer with 25 or more employees that interviews an applicant for a publicly advertised job posting
@@ -7,12 +6,10 @@ must tell the applicant, within 45 days after the interview (the last one if the
 whether a hiring decision has been made, and keep the records for three years. The Act counts
 calendar days, so this report does too (not the business days of our own SLA policy).
 
-Germany (AGG §15(4)): a rejected applicant's two-month claim window starts when the rejection is
-received, so the proof export shows SendGrid's `delivered` time next to the send time.
-
-Both reports are built from a few set-based queries (GROUP BY subqueries, IN lists for one page of
-rows), never one query per application, so they stay fast with 50,000 applications. `visible` is the
-viewer's scope (plugin.dashboard.scope.visible_jobs), applied to every query.
+The report is built from a few set-based queries (GROUP BY subqueries, IN lists for one page of
+rows), never one query per application, so it stays fast with 50,000 applications. `visible` is the
+viewer's scope (plugin.dashboard.scope.visible_jobs), applied to every query. The proof-of-notice
+export, which shares the filters, is `plugin.reports.proof_export`.
 """
 
 from __future__ import annotations
@@ -39,7 +36,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from plugin.models import (
-    CANDIDATE_KINDS,
     Application,
     ApplicationStatus,
     Candidate,
@@ -47,7 +43,6 @@ from plugin.models import (
     Interview,
     InterviewStatus,
     Job,
-    MailEvent,
     Notification,
     NotificationKind,
     NotificationState,
@@ -55,10 +50,8 @@ from plugin.models import (
     ObligationState,
 )
 from plugin.reports.metrics import candidate_label
-from plugin.reports.proof import KIND_LABELS
 
 ONTARIO_DAYS = 45  # O. Reg. 476/24: within 45 days after the (last) interview
-IN_CHUNK = 1000  # message ids per IN (...) list when the proof CSV looks up delivery events
 
 # Messages that tell a candidate whether a decision was made: a status update ("no decision yet"),
 # a rejection, or a closing notice. Next steps and reply acknowledgements do not.
@@ -109,7 +102,7 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def _period(column: Any, filters: Filters, zone: ZoneInfo) -> list[ColumnElement[bool]]:
+def period_clauses(column: Any, filters: Filters, zone: ZoneInfo) -> list[ColumnElement[bool]]:
     """`column` inside the chosen local dates (both inclusive)."""
     where: list[ColumnElement[bool]] = []
     if filters.start:
@@ -197,7 +190,8 @@ class OntarioReport:
                  .select_from(Application).join(Job, Job.id == Application.job_id)
                  .outerjoin(last, last.c.application_id == Application.id)
                  .where(Application.org_id == self.org_id, self.visible,
-                        Application.first_interview_ended_at.is_not(None), *_period(last_at, self.filters, self.zone)))
+                        Application.first_interview_ended_at.is_not(None),
+                        *period_clauses(last_at, self.filters, self.zone)))
         if self.filters.job is not None:
             query = query.where(Application.job_id == self.filters.job.id)
         return query.cte("interviewed")
@@ -320,85 +314,3 @@ class OntarioReport:
         for application_id, how in facts:
             found.setdefault(application_id, TOLD_HOW_LABELS.get(how, how))  # the earliest one
         return found
-
-
-# -- the proof-of-notice export ---------------------------------------------------------------------
-
-@dataclass
-class ProofRow:
-    notification_id: int
-    application_id: int
-    candidate: str
-    recipient: str | None
-    job: str
-    kind: str
-    subject: str | None
-    sent_at: datetime
-    delivered_at: datetime | None
-    delivery_status: str | None
-    provider: str | None
-    provider_message_id: str | None
-
-
-class ProofExport:
-    """Every candidate-facing message that was sent, per job or per period (sent_at)."""
-
-    def __init__(self, session: Session, org_id: str, visible: ColumnElement[bool], zone: ZoneInfo,
-                 filters: Filters) -> None:
-        self.session, self.org_id, self.visible, self.zone, self.filters = session, org_id, visible, zone, filters
-
-    def _query(self, *columns: Any) -> Select[Any]:
-        query = (select(*columns).select_from(Notification)
-                 .join(Application, Application.id == Notification.application_id)
-                 .join(Job, Job.id == Application.job_id)
-                 .where(Notification.org_id == self.org_id, self.visible,
-                        Notification.kind.in_(CANDIDATE_KINDS), Notification.state == NotificationState.SENT,
-                        Notification.sent_at.is_not(None), *_period(Notification.sent_at, self.filters, self.zone)))
-        if self.filters.job is not None:
-            query = query.where(Application.job_id == self.filters.job.id)
-        return query
-
-    def count(self) -> int:
-        return int(self.session.scalar(self._query(func.count())) or 0)
-
-    def rows(self, offset: int | None = None, limit: int | None = None) -> Iterator[ProofRow]:
-        query = (self._query(Notification.id, Notification.application_id, Notification.recipient_email,
-                             Notification.kind, Notification.subject, Notification.sent_at, Notification.delivered_at,
-                             Notification.delivery_status, Notification.provider, Notification.provider_message_id,
-                             Candidate.name, Candidate.erased_at, Job.title, Job.external_id)
-                 .join(Candidate, Candidate.id == Application.candidate_id)
-                 .order_by(Notification.sent_at.desc(), Notification.id.desc()))
-        if limit is not None:
-            query = query.offset(offset or 0).limit(limit)
-        batch: list[Any] = []
-        for record in self.session.execute(query):
-            batch.append(record)
-            if len(batch) == IN_CHUNK:
-                yield from self._build(batch)
-                batch = []
-        if batch:
-            yield from self._build(batch)
-
-    def _build(self, records: list[Any]) -> Iterator[ProofRow]:
-        missing = [r.id for r in records if r.delivered_at is None]
-        from_events = self._delivered_events(missing)
-        for r in records:
-            yield ProofRow(
-                notification_id=r.id, application_id=r.application_id,
-                candidate=candidate_label(r.name, r.erased_at), recipient=None if r.erased_at else r.recipient_email,
-                job=f"{r.title or 'Untitled job'} ({r.external_id})", kind=KIND_LABELS.get(r.kind, r.kind.value),
-                subject=r.subject, sent_at=r.sent_at, delivered_at=r.delivered_at or from_events.get(r.id),
-                delivery_status=r.delivery_status.value if r.delivery_status else None, provider=r.provider,
-                provider_message_id=r.provider_message_id,
-            )
-
-    def _delivered_events(self, notification_ids: list[int]) -> dict[int, datetime]:
-        """SendGrid `delivered` events for messages whose row has no delivered_at (one IN query per batch)."""
-        if not notification_ids:
-            return {}
-        records = self.session.execute(
-            select(MailEvent.notification_id, func.min(MailEvent.occurred_at))
-            .where(MailEvent.org_id == self.org_id, MailEvent.event == DeliveryStatus.DELIVERED.value,
-                   MailEvent.notification_id.in_(notification_ids))
-            .group_by(MailEvent.notification_id)).all()
-        return {notification_id: at for notification_id, at in records}

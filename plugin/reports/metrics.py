@@ -1,4 +1,6 @@
-"""The overview's numbers: on-time rate, trend, at risk, breached, speed, autopilot, per-group tables.
+"""The overview's period figures: the on-time rate of a period and its weekly trend, the filters
+(jobs in the viewer's scope, department, job, period) that choose what is counted, and how reports
+name a job, a person or a candidate.
 
 No Flask here: every function takes a SQLAlchemy session, a WHERE clause on `Job` (the viewer's
 scope plus the page's filters, see `job_filter`) and instants, so the numbers can be tested and timed
@@ -12,32 +14,25 @@ happens at discharged_at and a missed one at due_at, the cohort is always inside
 `due_at in period OR discharged_at in period`, which the (org_id, due_at) and (org_id, discharged_at)
 indexes answer; the exact classification is then a CASE in the same query.
 
-Aggregates are computed in SQL, grouped by job; the hiring-manager, recruiter and department tables
-are roll-ups of the per-job rows in Python (a few hundred rows at most), so one query serves all four.
-Medians need the individual values, so the speed metric fetches two instants per first-update cycle
-and counts working days with a precomputed, sorted list of the range's working dates (bisect), not
-the holidays library per row.
+The rest of the overview builds on these: `plugin.reports.speed` (business days to the first
+update), `plugin.reports.breakdown` (per hiring manager, recruiter, department and job),
+`plugin.reports.cycle_lists` (at risk, breached, neglected); `plugin.reports.overview_figures`
+gathers everything the page shows.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from statistics import median
-from typing import Any, Literal
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Select,
     and_,
     case,
-    cast,
-    extract,
     func,
     literal_column,
     or_,
@@ -45,35 +40,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from plugin.models import Application, Candidate, Job, Obligation, ObligationState, Rung
+from plugin.models import Application, Job, Obligation
 from plugin.reports.outcomes import outcome_columns
 from plugin.sla.calendar import BusinessCalendar
-from plugin.sla.policy import merge_policy
 
 ROLLING_PERIODS = {"30": 30, "90": 90}
 DEFAULT_PERIOD = "30"
 MAX_CUSTOM_DAYS = 731  # two years: the weekly chart stays readable and the query bounded
-AT_RISK_WORKING_DAYS = 2
-LIST_LIMIT = 100  # rows shown on the page per list (one more is read to know); the CSV has them all
-
-BREACH_REASONS = {
-    "forgotten": "nobody sent an update",
-    "undeliverable": "mail could not be delivered",
-    "autopilot_off": "autopilot is off for this job",
-    "late": "the update could not go out in time (the sweeper or a worker was late)",
-    "unknown": "a message may have gone out; the mail provider has not confirmed it yet",
-}
-LATE_ANSWER = "the update came after the deadline"
-
-RUNG_WORDS = {
-    Rung.REMINDER_RECRUITER: "reminder to the recruiter",
-    Rung.REMINDER_HIRING_MANAGER: "reminder to the hiring manager",
-    Rung.AUTOPILOT: "autopilot sends an update",
-    Rung.DEADLINE: "deadline passes (breach)",
-    Rung.DONE: "nothing more scheduled",
-}
-ESCALATION_WORDS = "escalation to talent ops (autopilot is off)"
-UNDELIVERABLE_ESCALATION_WORDS = "escalation: someone must reach the candidate another way"
 
 
 class FilterError(ValueError):
@@ -136,7 +109,7 @@ def _parse_day(field_name: str, value: str) -> date:
         raise FilterError(field_name, f"{value[:40]!r} is not a date; use the form YYYY-MM-DD.") from None
 
 
-# --- scope and filters -----------------------------------------------------------------------------
+# --- scope, filters and labels -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -170,11 +143,23 @@ def job_label(title: str | None, external_id: str) -> str:
     return f"{title} ({external_id})" if title else external_id
 
 
+def person_label(name: str | None, email: str | None) -> str:
+    if name and email:
+        return f"{name} ({email})"
+    return name or email or "(nobody named)"
+
+
+def candidate_label(name: str | None, erased_at: datetime | None) -> str:
+    if erased_at is not None:
+        return "(personal data erased)"
+    return name or "(no name)"
+
+
 # --- the cohort of a period (outcomes as in plugin.reports.outcomes) ----------------------------------------
 
 
-def _cohort(query: Select[Any], org_id: str, where: ColumnElement[bool], start: datetime, end: datetime,
-            now: datetime) -> Select[Any]:
+def cohort(query: Select[Any], org_id: str, where: ColumnElement[bool], start: datetime, end: datetime,
+           now: datetime) -> Select[Any]:
     """Obligations whose outcome fell in [start, end), for the jobs `where` selects."""
     on_time, missed, instant = outcome_columns(now)
     return (
@@ -238,7 +223,7 @@ class Outcomes:
         cuts = sorted(set(boundaries))
         on_time, _, instant = outcome_columns(now)
         bucket = _bucket_of(instant, cuts, 0, len(cuts) - 2)
-        query = _cohort(select(Application.job_id, bucket.label("bucket"), _count(on_time), func.count(),
+        query = cohort(select(Application.job_id, bucket.label("bucket"), _count(on_time), func.count(),
                                _count(Obligation.autopilot_stepped_in.is_(True))),
                         org_id, where, cuts[0], cuts[-1], now)
         rows = session.execute(query.group_by(Application.job_id, literal_column("bucket"))).all()
@@ -304,372 +289,3 @@ def weekly(outcomes: Outcomes, period: Period, now: datetime, calendar: Business
         weeks.append(Week(start, calendar.local_date(start), calendar.local_date(last_instant),
                           outcomes.rate(start, end)))
     return weeks
-
-
-# --- speed -------------------------------------------------------------------------------------------
-
-
-class WorkingDays:
-    """Working days between two instants for many pairs: the range's working days, computed once.
-
-    Same answer as BusinessCalendar.working_days_between (working days d with
-    local_date(start) < d <= local_date(end)). The holidays library is asked once per day of the
-    range; each pair then costs two bisects over the local midnights (as POSIX seconds) and two
-    lookups in a running count of working days.
-    """
-
-    def __init__(self, calendar: BusinessCalendar, first: date, last: date) -> None:
-        self.calendar = calendar
-        self.zone = calendar.tz
-        self.first, self.last = first, last
-        dates = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        # midnights[i]: local 00:00 of dates[i]; running[i]: working days among dates[0..i].
-        self.midnights = [calendar.local_instant(day, time(0)).timestamp() for day in dates]
-        self.end = calendar.local_instant(last + timedelta(days=1), time(0)).timestamp()
-        self.running, count = [], 0
-        for day in dates:
-            count += calendar.is_working_day(day)
-            self.running.append(count)
-
-    def between_timestamps(self, start: float, end: float) -> int:
-        if end <= start:
-            return 0
-        if start < self.midnights[0] or end >= self.end:  # outside the precomputed range: ask the calendar
-            return self.calendar.working_days_between(datetime.fromtimestamp(start, UTC),
-                                                      datetime.fromtimestamp(end, UTC))
-        return (self.running[bisect_right(self.midnights, end) - 1]
-                - self.running[bisect_right(self.midnights, start) - 1])
-
-    def between(self, start: datetime, end: datetime) -> int:
-        return self.between_timestamps(start.timestamp(), end.timestamp())
-
-
-def percentile(values: Sequence[int], share: float) -> int | None:
-    """Nearest-rank percentile (a value that occurred); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
-@dataclass(frozen=True)
-class Speed:
-    count: int
-    median: float | None
-    p90: int | None
-
-    @classmethod
-    def of(cls, values: Sequence[int]) -> Speed:
-        return cls(len(values), float(median(values)) if values else None, percentile(values, 0.9))
-
-
-def first_update_days(session: Session, org_id: str, where: ColumnElement[bool], period: Period,
-                      calendar: BusinessCalendar) -> dict[int, list[int]]:
-    """Per job id: business days from interview end to the first update, for cycles discharged in the period."""
-    # POSIX seconds, not datetimes: tens of thousands of rows come through here on a large
-    # organisation, and integers cost a fraction of aware datetimes to fetch and compare.
-    rows = session.execute(
-        select(Application.job_id, _epoch(Obligation.anchor_at), _epoch(Obligation.discharged_at))
-        .select_from(Obligation)
-        .join(Application, Application.id == Obligation.application_id)
-        .join(Job, Job.id == Application.job_id)
-        .where(Obligation.org_id == org_id, Obligation.discharged_at >= period.start,
-               Obligation.discharged_at < period.end, Obligation.state == ObligationState.DISCHARGED,
-               Obligation.opened_by == "interview", where)
-    ).all()
-    by_job: dict[int, list[int]] = defaultdict(list)
-    if not rows:
-        return by_job
-    first = min(r[1] for r in rows)
-    last = max(r[2] for r in rows)
-    days = WorkingDays(calendar, calendar.local_date(datetime.fromtimestamp(first, UTC)),
-                       calendar.local_date(datetime.fromtimestamp(last, UTC)))
-    between = days.between_timestamps
-    for job_id, anchor_at, discharged_at in rows:
-        by_job[job_id].append(between(anchor_at, discharged_at))
-    return by_job
-
-
-def _epoch(column: Any) -> ColumnElement[int]:
-    # PostgreSQL: EXTRACT(epoch FROM ...); SQLite: STRFTIME('%s', ...) of the stored UTC text.
-    return cast(extract("epoch", column), BigInteger)
-
-
-# --- per-group tables --------------------------------------------------------------------------------
-
-TABLES = {
-    "manager": "Hiring manager",
-    "recruiter": "Recruiter",
-    "department": "Department",
-    "job": "Job",
-}
-COLUMNS = {
-    "label": "Name",
-    "cycles": "Cycles",
-    "on_time": "On time",
-    "rate": "On-time rate",
-    "breached": "Breached",
-    "step_ins": "Autopilot step-ins",
-    "median_days": "Median business days to first update",
-}
-NUMERIC_COLUMNS = frozenset(COLUMNS) - {"label"}
-
-
-@dataclass
-class GroupRow:
-    key: str
-    label: str
-    on_time: int = 0
-    cycles: int = 0
-    step_ins: int = 0
-    days: list[int] = field(default_factory=list)
-    job_id: int | None = None  # the job table links to the job filter
-    department: str | None = None  # the department table links to the department filter
-
-    @property
-    def breached(self) -> int:
-        return self.cycles - self.on_time
-
-    @property
-    def rate(self) -> float | None:
-        return self.on_time / self.cycles if self.cycles else None
-
-    @property
-    def median_days(self) -> float | None:
-        return float(median(self.days)) if self.days else None
-
-    def value(self, column: str) -> Any:
-        return getattr(self, column)
-
-
-@dataclass(frozen=True)
-class JobInfo:
-    id: int
-    title: str | None
-    external_id: str
-    department: str | None
-    hiring_manager_name: str | None
-    hiring_manager_email: str | None
-    recruiter_name: str | None
-    recruiter_email: str | None
-
-
-def person_label(name: str | None, email: str | None) -> str:
-    if name and email:
-        return f"{name} ({email})"
-    return name or email or "(nobody named)"
-
-
-def _group_keys(job: JobInfo) -> dict[str, tuple[str, str]]:
-    return {
-        "manager": ((job.hiring_manager_email or job.hiring_manager_name or "").lower(),
-                    person_label(job.hiring_manager_name, job.hiring_manager_email)),
-        "recruiter": ((job.recruiter_email or job.recruiter_name or "").lower(),
-                      person_label(job.recruiter_name, job.recruiter_email)),
-        "department": (job.department or "", job.department or "(no department)"),
-        "job": (str(job.id), job_label(job.title, job.external_id)),
-    }
-
-
-def group_tables(session: Session, org_id: str, where: ColumnElement[bool], period: Period, now: datetime,
-                 calendar: BusinessCalendar, outcomes: Outcomes | None = None) -> dict[str, list[GroupRow]]:
-    """The period's numbers per hiring manager, recruiter, department and job (unsorted)."""
-    if outcomes is None:
-        outcomes = Outcomes.read(session, org_id, where, [period.start, period.end], now)
-    per_job = outcomes.per_job(period.start, period.end)
-    days = first_update_days(session, org_id, where, period, calendar)
-    job_ids = set(per_job) | set(days)
-    jobs = [JobInfo(*r) for r in session.execute(
-        select(Job.id, Job.title, Job.external_id, Job.department, Job.hiring_manager_name,
-               Job.hiring_manager_email, Job.recruiter_name, Job.recruiter_email)
-        .where(Job.id.in_(job_ids), where))] if job_ids else []
-    tables: dict[str, dict[str, GroupRow]] = {name: {} for name in TABLES}
-    for job in jobs:
-        rate = per_job.get(job.id, Rate(0, 0, 0))
-        for table, (key, label) in _group_keys(job).items():
-            row = tables[table].get(key)
-            if row is None:
-                row = tables[table][key] = GroupRow(key=key, label=label)
-                if table == "job":
-                    row.job_id = job.id
-                if table == "department":
-                    row.department = job.department
-            row.on_time += rate.on_time
-            row.cycles += rate.total
-            row.step_ins += rate.step_ins
-            row.days.extend(days.get(job.id, ()))
-    return {name: list(rows.values()) for name, rows in tables.items()}
-
-
-def sort_rows(rows: Iterable[GroupRow], column: str, direction: Literal["asc", "desc"]) -> list[GroupRow]:
-    """Sorted by `column`; rows without a value (no cycles, no speed) always last; ties by name."""
-    by_name = sorted(rows, key=lambda r: r.label.lower())
-    if column == "label":
-        return sorted(by_name, key=lambda r: r.label.lower(), reverse=direction == "desc")
-    present = [r for r in by_name if r.value(column) is not None]
-    absent = [r for r in by_name if r.value(column) is None]
-    return sorted(present, key=lambda r: r.value(column), reverse=direction == "desc") + absent
-
-
-# --- lists: at risk now, breached --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ListRow:
-    obligation_id: int
-    application_id: int
-    candidate: str
-    job: str
-    department: str | None
-    cycle: int
-    due_at: datetime
-    owner: str
-    state: ObligationState
-    next_step: str | None = None
-    next_step_at: datetime | None = None
-    at_risk: bool = False
-    reason: str | None = None
-    discharged_at: datetime | None = None
-    autopilot_run: int = 0
-
-
-def _list_columns() -> tuple[Any, ...]:
-    return (Obligation.id, Obligation.application_id, Candidate.name, Candidate.erased_at, Job.title,
-            Job.external_id, Job.department, Job.recruiter_name, Job.recruiter_email, Obligation.cycle,
-            Obligation.due_at, Obligation.owner_email, Obligation.state, Obligation.next_rung,
-            Obligation.next_action_at, Obligation.at_risk, Obligation.breach_reason, Obligation.discharged_at,
-            Job.policy_override, Obligation.autopilot_run)
-
-
-def _list_query(org_id: str, where: ColumnElement[bool]) -> Select[Any]:
-    return (select(*_list_columns()).select_from(Obligation)
-            .join(Application, Application.id == Obligation.application_id)
-            .join(Job, Job.id == Application.job_id)
-            .join(Candidate, Candidate.id == Application.candidate_id)
-            .where(Obligation.org_id == org_id, where))
-
-
-def _owner(owner_email: str | None, recruiter_name: str | None, recruiter_email: str | None) -> str:
-    if owner_email and recruiter_email and owner_email.lower() == recruiter_email.lower():
-        return person_label(recruiter_name, recruiter_email)
-    return owner_email or person_label(recruiter_name, recruiter_email)
-
-
-def candidate_label(name: str | None, erased_at: datetime | None) -> str:
-    if erased_at is not None:
-        return "(personal data erased)"
-    return name or "(no name)"
-
-
-def _row(r: Any, *, next_step: str | None = None, reason: str | None = None) -> ListRow:
-    return ListRow(
-        obligation_id=r.id, application_id=r.application_id, candidate=candidate_label(r.name, r.erased_at),
-        job=job_label(r.title, r.external_id), department=r.department, cycle=r.cycle, due_at=r.due_at,
-        owner=_owner(r.owner_email, r.recruiter_name, r.recruiter_email), state=r.state, next_step=next_step,
-        next_step_at=r.next_action_at if next_step else None, at_risk=bool(r.at_risk), reason=reason,
-        discharged_at=r.discharged_at, autopilot_run=r.autopilot_run or 0,
-    )
-
-
-def at_risk_horizon(now: datetime, calendar: BusinessCalendar) -> datetime:
-    """The end (local midnight) of the 2nd working day after today."""
-    last_day = calendar.add_working_days(calendar.local_date(now), AT_RISK_WORKING_DAYS)
-    return calendar.local_instant(last_day + timedelta(days=1), time(0))
-
-
-def at_risk_now(session: Session, org_id: str, where: ColumnElement[bool], now: datetime,
-                calendar: BusinessCalendar, org_policy: dict[str, Any], limit: int | None = None) -> list[ListRow]:
-    """Open obligations due within 2 working days, or flagged at risk (undeliverable mail), soonest first."""
-    horizon = at_risk_horizon(now, calendar)
-    query = (_list_query(org_id, where)
-             .where(Obligation.state == ObligationState.OPEN, Obligation.due_at >= now,
-                    or_(Obligation.due_at < horizon, Obligation.at_risk.is_(True)))
-             .order_by(Obligation.due_at, Obligation.id))
-    if limit is not None:
-        query = query.limit(limit)
-    rows = []
-    for r in session.execute(query):
-        step = RUNG_WORDS.get(r.next_rung)
-        if r.next_rung is Rung.AUTOPILOT and r.at_risk:  # autopilot never writes to an address that bounced
-            step = UNDELIVERABLE_ESCALATION_WORDS
-        elif r.next_rung is Rung.AUTOPILOT and not merge_policy(org_policy, r.policy_override).autopilot:
-            step = ESCALATION_WORDS
-        rows.append(_row(r, next_step=step))
-    return rows
-
-
-def breach_reason_words(breach_reason: str | None, state: ObligationState) -> str:
-    if breach_reason in BREACH_REASONS:
-        return BREACH_REASONS[breach_reason]
-    if state is ObligationState.DISCHARGED:
-        return LATE_ANSWER
-    return BREACH_REASONS["forgotten"]  # past due, open, the sweep has not recorded it yet
-
-
-def breached(session: Session, org_id: str, where: ColumnElement[bool], period: Period, now: datetime,
-             limit: int | None = None) -> list[ListRow]:
-    """Cycles missed in the period, and every cycle still open past its deadline now; latest deadline first."""
-    _, missed, _ = outcome_columns(now)
-    in_period = _cohort(select(Obligation.id), org_id, where, period.start, period.end, now).where(missed)
-    open_past_due = and_(Obligation.state == ObligationState.OPEN, Obligation.due_at < now)
-    query = (_list_query(org_id, where)
-             .where(or_(open_past_due, Obligation.id.in_(in_period)))
-             .order_by(Obligation.due_at.desc(), Obligation.id.desc()))
-    if limit is not None:
-        query = query.limit(limit)
-    return [_row(r, reason=breach_reason_words(r.breach_reason, r.state)) for r in session.execute(query)]
-
-
-NEGLECTED_RUN = 2  # autopilot updates in a row that make an application neglected (DESIGN "After autopilot")
-
-
-def neglected(session: Session, org_id: str, where: ColumnElement[bool], limit: int | None = None) -> list[ListRow]:
-    """Candidates still waiting whom autopilot has had to answer twice or more in a row: nobody on the
-    hiring team has given them news of their own. Longest run first."""
-    query = (_list_query(org_id, where)
-             .where(Obligation.state == ObligationState.OPEN, Obligation.autopilot_run >= NEGLECTED_RUN)
-             .order_by(Obligation.autopilot_run.desc(), Obligation.due_at, Obligation.id))
-    if limit is not None:
-        query = query.limit(limit)
-    return [_row(r, reason=f"autopilot wrote {r.autopilot_run} times in a row") for r in session.execute(query)]
-
-
-# --- everything the page shows ------------------------------------------------------------------------
-
-
-@dataclass
-class Overview:
-    period: Period
-    last_30: Rate
-    last_90: Rate
-    selected: Rate  # the chosen period (the same as one of the tiles unless custom)
-    weeks: list[Week]
-    speed: Speed
-    tables: dict[str, list[GroupRow]]
-    at_risk: list[ListRow]
-    breached: list[ListRow]
-    neglected: list[ListRow]
-    horizon: datetime
-
-
-def overview(session: Session, org_id: str, where: ColumnElement[bool], period: Period, now: datetime,
-             calendar: BusinessCalendar, org_policy: dict[str, Any]) -> Overview:
-    up_to_now = now + timedelta(seconds=1)
-    days_30, days_90 = now - timedelta(days=30), now - timedelta(days=90)
-    cuts = {days_30, days_90, up_to_now, period.start, period.end, *week_starts(period, calendar)}
-    if period.end < days_90:  # a period long ago: two passes rather than one over everything since
-        outcomes = Outcomes.read(session, org_id, where, {days_30, days_90, up_to_now}, now)
-        in_period = Outcomes.read(session, org_id, where, cuts - {days_30, days_90, up_to_now}, now)
-    else:
-        outcomes = in_period = Outcomes.read(session, org_id, where, cuts, now)
-    tables = group_tables(session, org_id, where, period, now, calendar, in_period)
-    all_days = [d for r in tables["job"] for d in r.days]
-    return Overview(
-        period=period, last_30=outcomes.rate(days_30, up_to_now), last_90=outcomes.rate(days_90, up_to_now),
-        selected=in_period.rate(period.start, period.end), weeks=weekly(in_period, period, now, calendar),
-        speed=Speed.of(all_days), tables=tables,
-        at_risk=at_risk_now(session, org_id, where, now, calendar, org_policy, limit=LIST_LIMIT + 1),
-        breached=breached(session, org_id, where, period, now, limit=LIST_LIMIT + 1),
-        neglected=neglected(session, org_id, where, limit=LIST_LIMIT + 1),
-        horizon=at_risk_horizon(now, calendar),
-    )

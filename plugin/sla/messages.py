@@ -2,6 +2,8 @@
 
 `plugin.notify` renders and sends; it asks this module, right before sending, whether the message
 is still wanted (a reopened application cancels its rejection) and tells it the outcome.
+Finding and reopening the cycle that an undelivered message had discharged is
+`plugin.sla.undelivered`; why a deadline passed without news is `plugin.sla.breaches`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from plugin.models import (
     Application,
     ApplicationStatus,
     AuditEntry,
-    Candidate,
-    DeliveryStatus,
     Job,
     JobStatus,
     Notification,
@@ -28,11 +28,17 @@ from plugin.models import (
     Obligation,
     ObligationState,
     Organization,
-    Rung,
 )
 from plugin.sla import deadlines, obligations
 from plugin.sla.obligations import UNSENT
 from plugin.sla.policy import policy_for
+from plugin.sla.undelivered import (
+    UNDELIVERABLE,
+    applications_told,
+    failure_key,
+    locked_obligations,
+    reopen_cycle_it_discharged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -241,26 +247,6 @@ def _escalate_if_neglected(session: Session, org: Organization, answered: Obliga
     )
 
 
-def breach_reason(session: Session, obligation: Obligation, autopilot: bool) -> str:
-    """Why a deadline passed without news, in the words reports use."""
-    if obligation.at_risk:  # mail bounced, was dropped or could not be sent; a person was told
-        return UNDELIVERABLE
-    telling = session.execute(select(Notification.state, Notification.scheduled_for, Notification.autopilot).where(
-        Notification.obligation_id == obligation.id, Notification.kind.in_(_TELLING_KINDS))).all()
-    if any(state is NotificationState.UNKNOWN for state, _, _ in telling):
-        return FATE_UNKNOWN  # a message may have reached them; the provider's events will tell
-    in_flight = (NotificationState.SCHEDULED, NotificationState.QUEUED, NotificationState.SENDING)
-    if any(state in in_flight and (by_autopilot or at <= obligation.due_at) for state, at, by_autopilot in telling):
-        # A message meant to meet the deadline (autopilot's, or one due before it) could not leave in
-        # time: a late sweep or worker. One scheduled after it by design (the ATS's notify_not_before)
-        # does not excuse the breach.
-        return "late"
-    return "forgotten" if autopilot else "autopilot_off"
-
-
-_TELLING_KINDS = (NotificationKind.STATUS_UPDATE, NotificationKind.REJECTION, NotificationKind.JOB_CLOSED)
-
-
 def send_window_opening(session: Session, notification: Notification, at: datetime) -> datetime:
     """`at` if the message may be handed to the provider then, else the next opening of its window:
     the candidate's for candidate mail, the organisation's for internal mail (invariant 8)."""
@@ -324,8 +310,9 @@ def confirm_sent(session: Session, notification: Notification, *, at: datetime, 
     on_sent(session, notification, now, actor, at=at)
     if notification.application_id is None:
         return
-    for obligation in _locked(session, Obligation.application_id == notification.application_id,
-                              Obligation.breach_reason == FATE_UNKNOWN, Obligation.discharged_at == at):
+    for obligation in locked_obligations(
+            session, Obligation.application_id == notification.application_id,
+            Obligation.breach_reason == FATE_UNKNOWN, Obligation.discharged_at == at):
         if at <= obligation.due_at:  # it went out in time: the breach was never one
             obligation.breached_at = obligation.breach_reason = None
 
@@ -352,10 +339,6 @@ def refute(session: Session, notification: Notification, why: str, now: datetime
 #    and a deadline that passes is a breach for `undeliverable` (`sweep._record_breach`);
 # 4. the recruiter gets one delivery_failed message per failed message (per application it told),
 #    with the reason, so that someone calls the candidate (`candidate.contacted` then discharges it).
-
-
-UNDELIVERABLE = "undeliverable"  # audit action and breach reason
-_FINAL_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.SPAMREPORT, DeliveryStatus.BOUNCE, DeliveryStatus.DROPPED)
 
 
 def mark_failed(session: Session, notification: Notification, error: str, now: datetime, actor: str) -> None:
@@ -390,7 +373,8 @@ def mark_delivered_after_all(session: Session, notification: Notification, now: 
     at_risk_ids = [int(i) for i in recorded.get("at_risk", [])]
     reopened_ids = {int(i) for i in recorded.get("reopened", [])}
     sent_at = notification.sent_at if notification.state is NotificationState.SENT else None
-    for obligation in _locked(session, Obligation.id.in_(at_risk_ids), Obligation.state == ObligationState.OPEN):
+    for obligation in locked_obligations(session, Obligation.id.in_(at_risk_ids),
+                                         Obligation.state == ObligationState.OPEN):
         obligation.at_risk = False
         if obligation.breach_reason == UNDELIVERABLE and sent_at is not None and sent_at <= obligation.due_at:
             obligation.breached_at = obligation.breach_reason = None
@@ -399,28 +383,12 @@ def mark_delivered_after_all(session: Session, notification: Notification, now: 
     obligations.cancel_unsent(
         session, notification.org_id, reason="delivered after all", now=now, actor=actor,
         where=[Notification.kind == NotificationKind.DELIVERY_FAILED,
-               or_(Notification.dedupe_key == _failure_key(notification),
-                   Notification.dedupe_key.startswith(f"{_failure_key(notification)}:"))],
+               or_(Notification.dedupe_key == failure_key(notification),
+                   Notification.dedupe_key.startswith(f"{failure_key(notification)}:"))],
     )
     if sent_at is not None:
         _discharge(session, notification, at=sent_at, now=now, actor=actor)
     audit(session, notification.org_id, "notification", notification.id, "delivered_after_all", now, actor)
-
-
-def address_undeliverable(session: Session, candidate: Candidate) -> bool:
-    """The last word on mail to the candidate's current address is a bounce or a drop.
-
-    Autopilot then escalates to a person instead: writing to the same address would bounce again.
-    """
-    if not candidate.email:
-        return False
-    last = session.scalar(
-        select(Notification.delivery_status).where(
-            Notification.org_id == candidate.org_id, Notification.candidate_id == candidate.id,
-            Notification.recipient_email == candidate.email, Notification.delivery_status.in_(_FINAL_STATUSES),
-        ).order_by(Notification.delivery_status_at.desc(), Notification.id.desc()).limit(1)
-    )
-    return last is not None and last.undeliverable
 
 
 def _not_told(session: Session, notification: Notification, reason: str, now: datetime,
@@ -435,13 +403,13 @@ def _not_told(session: Session, notification: Notification, reason: str, now: da
         return [], []
     reopened: list[int] = []
     at_risk: list[int] = []
-    for app in _applications_told(session, notification):
-        obligation = _reopen_cycle_it_discharged(session, org, notification, app, now, actor)
+    for app in applications_told(session, notification):
+        obligation = reopen_cycle_it_discharged(session, org, notification, app, now, actor)
         if obligation is not None:
             reopened.append(obligation.id)
         else:
-            obligation = next(iter(_locked(session, Obligation.application_id == app.id,
-                                           Obligation.state == ObligationState.OPEN)), None)
+            obligation = next(iter(locked_obligations(session, Obligation.application_id == app.id,
+                                                      Obligation.state == ObligationState.OPEN)), None)
         if obligation is not None:
             obligation.at_risk = True
             at_risk.append(obligation.id)
@@ -450,7 +418,7 @@ def _not_told(session: Session, notification: Notification, reason: str, now: da
             # belongs to its own cycle, which the recruiter's message then names.
             own = session.get(Obligation, notification.obligation_id)
             obligation = own if own is not None and own.application_id == app.id else None
-        key = _failure_key(notification)
+        key = failure_key(notification)
         obligations.schedule(
             session, org, NotificationKind.DELIVERY_FAILED, app=app, obligation=obligation, at=now, now=now,
             actor=actor, recipient=internal_recipient(org, app.job, NotificationKind.DELIVERY_FAILED),
@@ -459,81 +427,3 @@ def _not_told(session: Session, notification: Notification, reason: str, now: da
                      "error": reason},
         )
     return reopened, at_risk
-
-
-def _failure_key(notification: Notification) -> str:
-    return f"delivery_failed:n{notification.id}"
-
-
-def _applications_told(session: Session, notification: Notification) -> list[Application]:
-    """The applications a message spoke about: a closing notice may cover several jobs."""
-    primary = notification.application
-    assert primary is not None
-    if notification.kind is not NotificationKind.JOB_CLOSED:
-        return [primary]
-    ids = [int(i) for i in notification.context.get("application_ids", []) if int(i) != primary.id]
-    others = session.scalars(
-        select(Application).where(Application.org_id == notification.org_id, Application.id.in_(ids))
-        .order_by(Application.id)
-    ).all()
-    return [primary, *others]
-
-
-def _reopen_cycle_it_discharged(
-    session: Session, org: Organization, notification: Notification, app: Application, now: datetime, actor: str,
-) -> Obligation | None:
-    """Reopen the cycle of `app` that sending `notification` discharged, if it can still be reopened.
-
-    It cannot when the application has moved on since (a newer interview or a reopen opened a cycle
-    of its own): that newer cycle is then the one at risk. The cycle the discharge itself opened (a
-    status update's next cycle) is closed, with its pending reminders, instead.
-    """
-    if notification.state is not NotificationState.SENT or notification.sent_at is None:
-        return None
-    if not notification.kind.discharges:
-        return None
-    by = notification.kind.value
-    told = next((ob for ob in _locked(session, Obligation.application_id == app.id,
-                                      Obligation.state == ObligationState.DISCHARGED,
-                                      Obligation.discharged_by == by)
-                 if ob.discharged_at == notification.sent_at), None)
-    if told is None:
-        return None
-    current = next(iter(_locked(session, Obligation.application_id == app.id,
-                                Obligation.state == ObligationState.OPEN)), None)
-    if current is not None:
-        opened_by_it = (current.cycle == told.cycle + 1 and current.opened_by == by
-                        and current.anchor_at == told.discharged_at)
-        if not opened_by_it:
-            return None
-        obligations.close(current, reason=UNDELIVERABLE, now=now, actor=actor)
-        session.flush()  # one open cycle per application: close the next one before reopening
-    before = {"state": told.state.value, "discharged_by": told.discharged_by,
-              "discharged_at": told.discharged_at.isoformat() if told.discharged_at else None}
-    told.state, told.discharged_at, told.discharged_by = ObligationState.OPEN, None, None
-    told.next_rung, told.next_action_at = _resume_ladder(org, told, now)
-    audit(session, org.id, "obligation", told.id, "reopened", now, actor, before=before,
-          after={"state": told.state.value, "reason": UNDELIVERABLE, "notification_id": notification.id})
-    return told
-
-
-def _resume_ladder(org: Organization, obligation: Obligation, now: datetime) -> tuple[Rung, datetime]:
-    """The first rung still ahead. Rungs already past are not replayed (the recruiter is being told
-    now); past the deadline, the breach is recorded at the next sweep."""
-    app = obligation.application
-    policy = policy_for(org, app.job)
-    cals = obligations.calendars(org, app.candidate)
-    for rung in deadlines.LADDER:
-        at = deadlines.rung_time(rung, obligation.due_at, policy, cals)
-        if at is not None and at > now:
-            return rung, at
-    return Rung.DEADLINE, now
-
-
-def _locked(session: Session, *where: Any) -> list[Obligation]:
-    """Obligations read fresh and locked (PostgreSQL), so a sweeper acting on the same row either
-    finishes first or skips it (it uses SKIP LOCKED): the version check then never fails here."""
-    return list(session.scalars(
-        select(Obligation).where(*where).order_by(Obligation.cycle.desc())
-        .with_for_update().execution_options(populate_existing=True)
-    ))

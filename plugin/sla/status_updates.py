@@ -22,7 +22,7 @@ from plugin.models import (
     NotificationState,
     Organization,
 )
-from plugin.sla import messages
+from plugin.sla import messages, undelivered
 from plugin.sla.calendar import BusinessCalendar
 from plugin.sla.obligations import calendars, open_obligation
 from plugin.sla.policy import policy_for
@@ -79,7 +79,7 @@ def send_status_update(session: Session, org: Organization, app: Application, *,
     if obligation is None:
         raise StatusUpdateRefused("Nothing is owed to this candidate right now (no open deadline): an update "
                                   "becomes possible after their next interview.")
-    if messages.address_undeliverable(session, candidate):
+    if undelivered.address_undeliverable(session, candidate):
         raise StatusUpdateRefused("Mail to this candidate could not be delivered; contact them another way.")
     if messages.decision_pending_before(session, obligation) is not None:
         raise StatusUpdateRefused("A decision message is already on its way to this candidate and will reach them "

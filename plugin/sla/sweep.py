@@ -37,8 +37,8 @@ from plugin.models import (
     Organization,
     Rung,
 )
-from plugin.sla import deadlines, messages
-from plugin.sla.ledger import open_for_interview
+from plugin.sla import breaches, deadlines, messages, undelivered
+from plugin.sla.ledger_interviews import open_for_interview
 from plugin.sla.obligations import calendars
 from plugin.sla.policy import policy_for
 
@@ -183,7 +183,7 @@ def _remind(session, org, obligation: Obligation, kind: NotificationKind, policy
 def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  # type: ignore[no-untyped-def]
     candidate = obligation.application.candidate
     internal_at = cals.org.next_window_opening(now, policy.send_window)  # internal mail keeps office hours
-    if obligation.at_risk or messages.address_undeliverable(session, candidate):
+    if obligation.at_risk or undelivered.address_undeliverable(session, candidate):
         # Mail to this candidate bounced or could not be sent: another email to the same address
         # would fail the same way, so a person must reach them.
         obligation.at_risk = True
@@ -218,7 +218,7 @@ def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  #
 
 
 def _record_breach(session, obligation: Obligation, autopilot: bool, now: datetime) -> str:  # type: ignore[no-untyped-def]
-    reason = messages.breach_reason(session, obligation, autopilot)
+    reason = breaches.breach_reason(session, obligation, autopilot)
     obligation.breached_at, obligation.breach_reason = obligation.due_at, reason
     audit(session, obligation.org_id, "obligation", obligation.id, "breached", now, ACTOR, after={"reason": reason})
     log.warning("obligation %s breached its deadline %s (%s)", obligation.id, obligation.due_at, reason)

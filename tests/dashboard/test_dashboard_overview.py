@@ -37,7 +37,7 @@ from helpers import event, interview_done
 from sqlalchemy import select
 
 from plugin.models import Application, Job
-from plugin.reports.metrics import WorkingDays, percentile
+from plugin.reports.speed import WorkingDays, percentile
 from plugin.sla.calendar import BusinessCalendar
 
 SALES_JOB = {

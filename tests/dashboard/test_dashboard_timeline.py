@@ -20,7 +20,8 @@ from helpers import event, interview_done
 from sqlalchemy import select
 
 from plugin import clock as clock_module
-from plugin.dashboard.timeline import MESSAGE_CSP, ats_record_url
+from plugin.dashboard.ats_links import ats_record_url
+from plugin.dashboard.timeline import MESSAGE_CSP
 from plugin.models import (
     Application,
     Candidate,

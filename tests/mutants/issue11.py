@@ -19,7 +19,7 @@ MUTANTS = [
     {
         "name": "obligations-never-opened",
         "why": "an interview that ended opens no cycle: nobody is owed anything",
-        "file": "plugin/sla/ledger.py",
+        "file": "plugin/sla/ledger_interviews.py",
         "search": "    obligations.open_cycle(session, org, app, anchor=interview.ends_at, opened_by=\"interview\", now=now, actor=actor)\n",
         "replace": "    return None  # mutant: the cycle is never opened\n",
         "tests": ["tests/sla/test_invariants.py::test_invariants_hold_for_any_event_sequence", "tests/sla/test_oracle_scenarios.py"],

@@ -108,7 +108,7 @@ MUTANTS = [
     {
         "name": "events-application-lookup-without-org-filter",
         "why": "canonical events change another organisation's application with the same ATS id",
-        "file": "plugin/sla/ledger.py",
+        "file": "plugin/sla/ledger_context.py",
         "search": "select(Application).where(Application.org_id == self.org.id,",
         "replace": "select(Application).where(Application.org_id.is_not(None),",
         "tests": TESTS,

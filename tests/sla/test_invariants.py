@@ -474,9 +474,9 @@ def test_invariants_hold_for_any_event_sequence(rt, client, clock, tick):  # typ
 def test_the_oracle_notices_what_the_ledger_checks_cannot(rt, client, clock, tick, monkeypatch):  # type: ignore[no-untyped-def]
     """Issue 11: with no obligation ever opened, the checks that read the ledger's rows pass; the
     oracle, which reads only the inputs and the outbox, reports the candidate left in silence."""
-    import plugin.sla.ledger
+    import plugin.sla.ledger_interviews
 
-    monkeypatch.setattr(plugin.sla.ledger, "open_for_interview", lambda *args, **kwargs: None)
+    monkeypatch.setattr(plugin.sla.ledger_interviews, "open_for_interview", lambda *args, **kwargs: None)
     world = World(rt, client, clock, tick, [(None, None), (None, None)])
     world.apply(("interview.completed", 0, 0, timedelta(0), None))
     world.run_until(world.now + timedelta(days=10))

@@ -1,0 +1,132 @@
+"""Mail that did not reach the candidate: which cycle it leaves open, and who must be told.
+
+`plugin.sla.messages` (`mark_failed`, `mark_undeliverable`, `mark_delivered_after_all`) decides
+what happens; this module finds the applications the message spoke about, reopens the cycle that
+sending it had discharged (closing the next cycle that discharge opened, resuming the reminder
+ladder from the rungs still ahead), and keys the recruiter's delivery_failed message so that a
+later `delivered` can cancel it. `address_undeliverable` tells the sweep and status updates not to
+write to an address that bounced.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plugin.audit import audit
+from plugin.models import (
+    Application,
+    Candidate,
+    DeliveryStatus,
+    Notification,
+    NotificationKind,
+    NotificationState,
+    Obligation,
+    ObligationState,
+    Organization,
+    Rung,
+)
+from plugin.sla import deadlines, obligations
+from plugin.sla.policy import policy_for
+
+UNDELIVERABLE = "undeliverable"  # audit action and breach reason
+_FINAL_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.SPAMREPORT, DeliveryStatus.BOUNCE, DeliveryStatus.DROPPED)
+
+
+def address_undeliverable(session: Session, candidate: Candidate) -> bool:
+    """The last word on mail to the candidate's current address is a bounce or a drop.
+
+    Autopilot then escalates to a person instead: writing to the same address would bounce again.
+    """
+    if not candidate.email:
+        return False
+    last = session.scalar(
+        select(Notification.delivery_status).where(
+            Notification.org_id == candidate.org_id, Notification.candidate_id == candidate.id,
+            Notification.recipient_email == candidate.email, Notification.delivery_status.in_(_FINAL_STATUSES),
+        ).order_by(Notification.delivery_status_at.desc(), Notification.id.desc()).limit(1)
+    )
+    return last is not None and last.undeliverable
+
+
+def failure_key(notification: Notification) -> str:
+    """The dedupe key of the delivery_failed message about `notification` (suffixed per other
+    application a closing notice told)."""
+    return f"delivery_failed:n{notification.id}"
+
+
+def applications_told(session: Session, notification: Notification) -> list[Application]:
+    """The applications a message spoke about: a closing notice may cover several jobs."""
+    primary = notification.application
+    assert primary is not None
+    if notification.kind is not NotificationKind.JOB_CLOSED:
+        return [primary]
+    ids = [int(i) for i in notification.context.get("application_ids", []) if int(i) != primary.id]
+    others = session.scalars(
+        select(Application).where(Application.org_id == notification.org_id, Application.id.in_(ids))
+        .order_by(Application.id)
+    ).all()
+    return [primary, *others]
+
+
+def reopen_cycle_it_discharged(
+    session: Session, org: Organization, notification: Notification, app: Application, now: datetime, actor: str,
+) -> Obligation | None:
+    """Reopen the cycle of `app` that sending `notification` discharged, if it can still be reopened.
+
+    It cannot when the application has moved on since (a newer interview or a reopen opened a cycle
+    of its own): that newer cycle is then the one at risk. The cycle the discharge itself opened (a
+    status update's next cycle) is closed, with its pending reminders, instead.
+    """
+    if notification.state is not NotificationState.SENT or notification.sent_at is None:
+        return None
+    if not notification.kind.discharges:
+        return None
+    by = notification.kind.value
+    told = next((ob for ob in locked_obligations(session, Obligation.application_id == app.id,
+                                                 Obligation.state == ObligationState.DISCHARGED,
+                                                 Obligation.discharged_by == by)
+                 if ob.discharged_at == notification.sent_at), None)
+    if told is None:
+        return None
+    current = next(iter(locked_obligations(session, Obligation.application_id == app.id,
+                                           Obligation.state == ObligationState.OPEN)), None)
+    if current is not None:
+        opened_by_it = (current.cycle == told.cycle + 1 and current.opened_by == by
+                        and current.anchor_at == told.discharged_at)
+        if not opened_by_it:
+            return None
+        obligations.close(current, reason=UNDELIVERABLE, now=now, actor=actor)
+        session.flush()  # one open cycle per application: close the next one before reopening
+    before = {"state": told.state.value, "discharged_by": told.discharged_by,
+              "discharged_at": told.discharged_at.isoformat() if told.discharged_at else None}
+    told.state, told.discharged_at, told.discharged_by = ObligationState.OPEN, None, None
+    told.next_rung, told.next_action_at = _resume_ladder(org, told, now)
+    audit(session, org.id, "obligation", told.id, "reopened", now, actor, before=before,
+          after={"state": told.state.value, "reason": UNDELIVERABLE, "notification_id": notification.id})
+    return told
+
+
+def _resume_ladder(org: Organization, obligation: Obligation, now: datetime) -> tuple[Rung, datetime]:
+    """The first rung still ahead. Rungs already past are not replayed (the recruiter is being told
+    now); past the deadline, the breach is recorded at the next sweep."""
+    app = obligation.application
+    policy = policy_for(org, app.job)
+    cals = obligations.calendars(org, app.candidate)
+    for rung in deadlines.LADDER:
+        at = deadlines.rung_time(rung, obligation.due_at, policy, cals)
+        if at is not None and at > now:
+            return rung, at
+    return Rung.DEADLINE, now
+
+
+def locked_obligations(session: Session, *where: Any) -> list[Obligation]:
+    """Obligations read fresh and locked (PostgreSQL), so a sweeper acting on the same row either
+    finishes first or skips it (it uses SKIP LOCKED): the version check then never fails here."""
+    return list(session.scalars(
+        select(Obligation).where(*where).order_by(Obligation.cycle.desc())
+        .with_for_update().execution_options(populate_existing=True)
+    ))
