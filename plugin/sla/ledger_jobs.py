@@ -45,20 +45,24 @@ def job_closed(ctx: EventContext) -> Outcome:
 
 
 def _add_to_closing_notice(ctx: EventContext, app: Application, hold_until: datetime) -> None:
-    """One closing notice per person, even when several of their jobs close together."""
-    pending = ctx.session.scalar(
+    """One closing notice per person for their jobs that close together: a notice already waiting to
+    leave at the same moment takes this application too. One waiting for another moment does not
+    (found by the oracle): joining a later one would keep the candidate waiting past this closing's
+    hold, and joining an earlier one would tell them before a reopen of this job could cancel it."""
+    cals = calendars(ctx.org, app.candidate)
+    send_at = cals.candidate.next_window_opening(hold_until, policy_for(ctx.org, app.job).send_window)
+    waiting = ctx.session.scalars(
         select(Notification).where(
             Notification.org_id == ctx.org.id, Notification.candidate_id == app.candidate_id,
             Notification.kind == NotificationKind.JOB_CLOSED, Notification.state == NotificationState.SCHEDULED,
         )
-    )
-    if pending is not None:
-        ids = list(pending.context.get("application_ids", []))
+    ).all()
+    together = next((n for n in waiting if n.scheduled_for == send_at), None)
+    if together is not None:
+        ids = list(together.context.get("application_ids", []))
         if app.id not in ids:
-            pending.context = {**pending.context, "application_ids": ids + [app.id]}
+            together.context = {**together.context, "application_ids": ids + [app.id]}
         return
-    cals = calendars(ctx.org, app.candidate)
-    send_at = cals.candidate.next_window_opening(hold_until, policy_for(ctx.org, app.job).send_window)
     obligations.schedule(
         ctx.session, ctx.org, NotificationKind.JOB_CLOSED, app=app, obligation=open_obligation(app), at=send_at,
         now=ctx.now, context={"application_ids": [app.id]}, dedupe_key=f"job_closed:app{app.id}", actor=ctx.actor,

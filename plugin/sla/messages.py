@@ -55,6 +55,12 @@ def decision_pending_before(session: Session, obligation: Obligation) -> datetim
     return decision_at if decision_at is not None and decision_at <= obligation.due_at else None
 
 
+def _decision_leaves_first(session: Session, obligation: Obligation, now: datetime) -> bool:
+    """A decision message is waiting to leave by the deadline, or, the deadline gone, by now."""
+    decision_at = pending_decision_at(session, obligation.application_id)
+    return decision_at is not None and decision_at <= max(obligation.due_at, now)
+
+
 def internal_recipient(org: Organization, job: Job, kind: NotificationKind) -> tuple[str | None, str | None]:
     if kind is NotificationKind.REMINDER_HIRING_MANAGER:
         return job.hiring_manager_name, job.hiring_manager_email
@@ -117,10 +123,11 @@ def reason_not_to_send(session: Session, notification: Notification, now: dateti
     if kind is NotificationKind.NEXT_STEPS and app is not None and app.status is not ApplicationStatus.ACTIVE:
         return f"application is {app.status.value}: the decision says what happens next"
     if kind in (NotificationKind.NEXT_STEPS, NotificationKind.STATUS_UPDATE, NotificationKind.REMINDER_RECRUITER,
-                NotificationKind.REMINDER_HIRING_MANAGER) and decision_pending_before(session, obligation) is not None:
+                NotificationKind.REMINDER_HIRING_MANAGER) and _decision_leaves_first(session, obligation, now):
         # "You are still in the process" followed minutes later by "the position is closed" (late
         # or backfilled ATS data): the decision reaches them by the deadline, and says it all. Nor
-        # does anyone need reminding.
+        # does anyone need reminding. After an outage both may be overdue and leave together: the
+        # decision alone then (found by the oracle).
         return "a decision message reaches the candidate by the deadline"
     if kind in (NotificationKind.NEXT_STEPS, NotificationKind.REPLY_ACK) and obligation.due_at <= now:
         return "the date it would name has already passed"  # held up by an outage

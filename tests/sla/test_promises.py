@@ -332,3 +332,40 @@ def test_no_thank_you_beside_a_closing_notice_that_speaks_for_two_jobs(org, tick
     walk(tick, clock, ny(2026, 11, 3, 12))
     kinds = [m["X-Ghostless-Kind"] for m in outbox()]
     assert kinds.count("job_closed") == 1 and "next_steps" not in kinds, kinds
+
+
+@pytest.mark.parametrize("held_first", [True, False], ids=["held-first", "past-first"])
+def test_two_closings_hours_apart_each_notice_keeps_its_own_hold(org, tick, clock, outbox, held_first):
+    """One person, two jobs (found by the oracle). Job 1 closes now, Mon 09:00: its hold ends at 10:00.
+    The ATS reports job 2 closed at 06:00: its hold ended at 07:00, so its notice may leave now. One
+    notice for both would either keep her waiting past job 2's hold or tell her about job 1 before a
+    reopen could cancel it, depending on which closing arrived first. Each leaves at its own time."""
+    clock.set(ny(2026, 10, 30, 16))
+    org.post(interview_done(ny(2026, 10, 30, 11), app="a-1", job="j-1", interview="i-1"))
+    org.post(interview_done(ny(2026, 10, 30, 14), app="a-2", job="j-2", interview="i-2"))
+    tick()
+    clock.set(ny(2026, 11, 2, 9))
+    closings = [event("job.closed", clock.now(), job="j-1"), event("job.closed", ny(2026, 11, 2, 6), job="j-2")]
+    for body in closings if held_first else reversed(closings):
+        org.post(body)
+    tick()
+    walk(tick, clock, ny(2026, 11, 2, 12))
+    notices = sorted(candidate_mail(outbox, "job_closed"), key=lambda m: m["Date"].datetime)
+    assert [m["Date"].datetime for m in notices] == [ny(2026, 11, 2, 9), ny(2026, 11, 2, 10)]
+
+
+def test_no_status_update_beside_a_closing_notice_both_released_after_an_outage(org, tick, clock, outbox):
+    """Found by the oracle. Interview Mon 2 Nov; the SLA is lowered to 3 working days (due Thu 17:00);
+    the job closes Wed evening, so the closing notice waits for Thu 09:00 and so does autopilot's update.
+    The sweeper is then down until the weekend: on Monday the closing notice leaves, alone."""
+    clock.set(ny(2026, 11, 2, 9))
+    org.post(interview_done(clock.now()))
+    tick()
+    clock.set(ny(2026, 11, 4, 21))  # the sweeper was down since Monday
+    org.put("/api/v1/policies/organization", {"first_update_working_days": 3})
+    org.post(event("job.closed", ny(2026, 11, 4, 20, 55)))
+    tick(at=ny(2026, 11, 5, 2))
+    clock.set(ny(2026, 11, 7, 14))  # down again from Thu 02:00 until Sat 14:00
+    walk(tick, clock, ny(2026, 11, 9, 12))
+    kinds = [m["X-Ghostless-Kind"] for m in outbox()]
+    assert kinds.count("job_closed") == 1 and "status_update" not in kinds, kinds
