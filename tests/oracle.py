@@ -1122,6 +1122,9 @@ class Oracle:
 
     def on_job_closed(self, candidate: Candidate, apps: list[App], mail: Mail) -> None:
         cal = candidate.calendar
+        # One notice per person: it may wait for the latest hold among the closings it speaks for.
+        together = max((t for t in (self.expected_decision(a) for a in apps if not a.skipped and a.closing)
+                        if t is not None), default=None)
         for app in apps:
             if app.skipped:
                 continue
@@ -1139,7 +1142,7 @@ class Oracle:
                 if mail.date < closing.occurred + hold:
                     self.fail(f"{app.id}: job_closed at {_fmt(mail.date)} before the hold after the closing "
                               f"({_fmt(closing.occurred)} + {hold})")
-                expected = self.expected_decision(app)
+                expected = together
                 if expected is not None and mail.date > self.first_chance(cal, expected, mail.date):
                     self.fail(f"{app.id}: job_closed at {_fmt(mail.date)}, expected at {_fmt(expected, cal.zone)}")
             app.discharges.append((mail.date, self.seq))

@@ -45,28 +45,33 @@ def job_closed(ctx: EventContext) -> Outcome:
 
 
 def _add_to_closing_notice(ctx: EventContext, app: Application, hold_until: datetime) -> None:
-    """One closing notice per person for their jobs that close together: a notice already waiting to
-    leave at the same moment takes this application too. One waiting for another moment does not
-    (found by the oracle): joining a later one would keep the candidate waiting past this closing's
-    hold, and joining an earlier one would tell them before a reopen of this job could cancel it."""
+    """One closing notice per person, even when several of their jobs close together: a closing that
+    arrives while the person's notice still waits joins it, and the notice waits for the later of the
+    two holds, so a reopen of either job can still cancel it (found by the oracle: it used to leave at
+    whichever time was scheduled first, before the later job's hold had ended)."""
     cals = calendars(ctx.org, app.candidate)
     send_at = cals.candidate.next_window_opening(hold_until, policy_for(ctx.org, app.job).send_window)
-    waiting = ctx.session.scalars(
+    pending = ctx.session.scalar(
         select(Notification).where(
             Notification.org_id == ctx.org.id, Notification.candidate_id == app.candidate_id,
             Notification.kind == NotificationKind.JOB_CLOSED, Notification.state == NotificationState.SCHEDULED,
         )
-    ).all()
-    together = next((n for n in waiting if n.scheduled_for == send_at), None)
-    if together is not None:
-        ids = list(together.context.get("application_ids", []))
-        if app.id not in ids:
-            together.context = {**together.context, "application_ids": ids + [app.id]}
-        return
-    obligations.schedule(
-        ctx.session, ctx.org, NotificationKind.JOB_CLOSED, app=app, obligation=open_obligation(app), at=send_at,
-        now=ctx.now, context={"application_ids": [app.id]}, dedupe_key=f"job_closed:app{app.id}", actor=ctx.actor,
     )
+    if pending is None:
+        obligations.schedule(
+            ctx.session, ctx.org, NotificationKind.JOB_CLOSED, app=app, obligation=open_obligation(app), at=send_at,
+            now=ctx.now, context={"application_ids": [app.id]}, dedupe_key=f"job_closed:app{app.id}",
+            actor=ctx.actor,
+        )
+        return
+    ids = list(pending.context.get("application_ids", []))
+    if app.id not in ids:
+        pending.context = {**pending.context, "application_ids": ids + [app.id]}
+    if send_at > pending.scheduled_for:
+        before = pending.scheduled_for
+        pending.scheduled_for = send_at
+        ctx.audit("notification", pending.id, "deferred", before={"scheduled_for": before.isoformat()},
+                  after={"scheduled_for": send_at.isoformat(), "reason": "another job's closing joined it"})
 
 
 def drop_from_closing_notices(ctx: EventContext, app_ids: list[int]) -> None:
