@@ -137,7 +137,19 @@ def reason_not_to_send(session: Session, notification: Notification, now: dateti
         if not deadlines.reminder_worth_sending(now, obligation.due_at, policy_for(org, app.job),
                                                 obligations.calendars(org, app.candidate)):
             return "it would arrive only when autopilot writes or after the deadline"
+        if _person_wrote(session, obligation):
+            return "someone on the team has already written to the candidate in this cycle"
     return None
+
+
+def _person_wrote(session: Session, obligation: Obligation) -> bool:
+    """A status update a person sent (not autopilot's) is on its way in this cycle (found by the
+    oracle: a reminder left beside the update the recruiter had just sent, naming the old deadline)."""
+    return session.scalar(
+        select(Notification.id).where(
+            Notification.obligation_id == obligation.id, Notification.kind == NotificationKind.STATUS_UPDATE,
+            Notification.autopilot.is_(False), Notification.state.in_(UNSENT)).limit(1)
+    ) is not None
 
 
 def _closing_applications(session: Session, notification: Notification) -> list[Application]:

@@ -16,6 +16,7 @@ from helpers import event, interview_done, notifications, sent
 from sqlalchemy import select
 
 from plugin.models import Application, NotificationState
+from plugin.processes import sweep_once
 
 NY = ZoneInfo("America/New_York")
 
@@ -377,3 +378,20 @@ def test_no_status_update_beside_a_closing_notice_both_released_after_an_outage(
     walk(tick, clock, ny(2026, 11, 9, 12))
     kinds = [m["X-Ghostless-Kind"] for m in outbox()]
     assert kinds.count("job_closed") == 1 and "status_update" not in kinds, kinds
+
+
+def test_no_reminder_beside_the_update_a_person_just_sent(org, tick, clock, outbox, rt):
+    """Found by the oracle. Due Wed 4 Nov (3 working days after a Saturday interview), so the recruiter's
+    reminder is due Mon 09:00, the minute the recruiter sends an update through Ghostless. The sweeper
+    has queued the reminder but no worker has sent it yet: it stands down, for it would name a
+    deadline the update has just replaced."""
+    clock.set(ny(2026, 11, 2, 9))
+    org.put("/api/v1/policies/organization", {"first_update_working_days": 3})
+    org.post(interview_done(ny(2026, 10, 31, 9)))
+    sweep_once(rt, clock.now())  # the reminder is queued ahead of the update
+    answer = org.client.post("/api/v1/applications/a-1/status-updates", json={"next_date": "2026-11-03"},
+                             headers=org.headers)
+    assert answer.status_code == 202, answer.get_json()
+    tick()
+    kinds = [m["X-Ghostless-Kind"] for m in outbox()]
+    assert "reminder_recruiter" not in kinds and kinds.count("status_update") == 1, kinds
