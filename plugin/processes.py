@@ -11,8 +11,9 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from rq import SimpleWorker, Worker
+from werkzeug.serving import make_server
 
-from plugin import clock
+from plugin import clock, create_app
 from plugin.ats import deliveries, polling
 from plugin.notify.dispatch import dispatch
 from plugin.runtime import Runtime
@@ -83,10 +84,6 @@ def serve(rt: Runtime, host: str, port: int) -> None:
     5. Whatever ended it (a signal, an exception), the threads are stopped and `rt` is closed, which
        stops the embedded Redis, with further signals held off so a second Ctrl-C cannot cut that short.
     """
-    from werkzeug.serving import make_server
-
-    from plugin import create_app
-
     previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
     signal.signal(signal.SIGTERM, _interrupt)
     stop = threading.Event()

@@ -25,6 +25,7 @@ from plugin.mail.base import clean_header_text
 from plugin.models import NotificationKind, Organization, TemplateOverride
 from plugin.notify.compose import DEFAULT_SENDER_EMAIL
 from plugin.notify.render import Override, TemplateError, TemplateRenderer, normalize_locale
+from plugin.notify.samples import sample_context
 
 blp = Blueprint("templates", __name__, url_prefix="/api/v1",
                 description="Message templates: per-organisation overrides and previews")
@@ -101,8 +102,6 @@ def _locale(value: str) -> str:
 
 def _sample(org: Organization, kind: NotificationKind, locale: str) -> dict[str, Any]:
     """Sample data, with this organisation's own name and sender so the preview looks like theirs."""
-    from plugin.notify.samples import sample_context
-
     context = sample_context(kind.value, locale)
     context["org"] = {**context.get("org", {}), "name": org.name, "sender_name": org.sender_name or org.name}
     context.setdefault("lang", locale)
