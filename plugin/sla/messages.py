@@ -45,20 +45,17 @@ log = logging.getLogger(__name__)
 DECISION_KINDS = (NotificationKind.REJECTION, NotificationKind.JOB_CLOSED)
 
 
-def decision_pending_before(session: Session, obligation: Obligation) -> datetime | None:
-    """When a decision message will reach the candidate, if it does so by the deadline.
+def decision_pending_before(session: Session, obligation: Obligation,
+                            now: datetime | None = None) -> datetime | None:
+    """When a decision message will reach the candidate, if it does so by the deadline or, given
+    `now` and the deadline gone (an outage released both at once), by now.
 
-    Reminders and autopilot stand down for it. The earliest pending decision is before the deadline
+    Reminders and autopilot stand down for it. The earliest pending decision is before the limit
     exactly when any is, so `pending_decision_at` answers both questions.
     """
     decision_at = pending_decision_at(session, obligation.application_id)
-    return decision_at if decision_at is not None and decision_at <= obligation.due_at else None
-
-
-def _decision_leaves_first(session: Session, obligation: Obligation, now: datetime) -> bool:
-    """A decision message is waiting to leave by the deadline, or, the deadline gone, by now."""
-    decision_at = pending_decision_at(session, obligation.application_id)
-    return decision_at is not None and decision_at <= max(obligation.due_at, now)
+    limit = obligation.due_at if now is None else max(obligation.due_at, now)
+    return decision_at if decision_at is not None and decision_at <= limit else None
 
 
 def internal_recipient(org: Organization, job: Job, kind: NotificationKind) -> tuple[str | None, str | None]:
@@ -123,7 +120,7 @@ def reason_not_to_send(session: Session, notification: Notification, now: dateti
     if kind is NotificationKind.NEXT_STEPS and app is not None and app.status is not ApplicationStatus.ACTIVE:
         return f"application is {app.status.value}: the decision says what happens next"
     if kind in (NotificationKind.NEXT_STEPS, NotificationKind.STATUS_UPDATE, NotificationKind.REMINDER_RECRUITER,
-                NotificationKind.REMINDER_HIRING_MANAGER) and _decision_leaves_first(session, obligation, now):
+                NotificationKind.REMINDER_HIRING_MANAGER) and decision_pending_before(session, obligation, now) is not None:
         # "You are still in the process" followed minutes later by "the position is closed" (late
         # or backfilled ATS data): the decision reaches them by the deadline, and says it all. Nor
         # does anyone need reminding. After an outage both may be overdue and leave together: the
