@@ -38,6 +38,7 @@ from plugin.sla.undelivered import (
     failure_key,
     locked_obligations,
     reopen_cycle_it_discharged,
+    tell_lead_internal_undelivered,
 )
 
 log = logging.getLogger(__name__)
@@ -348,7 +349,7 @@ def refute(session: Session, notification: Notification, why: str, now: datetime
 #
 # A permanent send failure (`mark_failed`) and a bounce or drop that SendGrid reports after accepting
 # the message (`mark_undeliverable`) are the same situation: the candidate was not told. Then
-# 1. internal mail is only logged (an escalation about a failed escalation would loop);
+# 1. internal mail: the talent-ops lead is told, once (`undelivered.tell_lead_internal_undelivered`);
 # 2. the cycle the message had discharged (a status update, a decision) is reopened: it is not met;
 #    the next cycle that discharge opened is closed; the ladder resumes from the rungs still ahead;
 # 3. the cycle is at risk: the sweep escalates to a person instead of emailing the same dead address,
@@ -411,8 +412,7 @@ def _not_told(session: Session, notification: Notification, reason: str, now: da
               actor: str) -> tuple[list[int], list[int]]:
     """Steps 1-4 above. Returns the ids of the cycles reopened and of those now at risk."""
     if not notification.kind.is_candidate_facing:
-        log.warning("%s message %s (internal) was not delivered: %s", notification.kind.value, notification.id,
-                    reason)
+        tell_lead_internal_undelivered(session, notification, reason, now, actor)
         return [], []
     org = session.get(Organization, notification.org_id)
     if org is None or notification.application is None:

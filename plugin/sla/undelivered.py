@@ -5,11 +5,13 @@ what happens; this module finds the applications the message spoke about, reopen
 sending it had discharged (closing the next cycle that discharge opened, resuming the reminder
 ladder from the rungs still ahead), and keys the recruiter's delivery_failed message so that a
 later `delivered` can cancel it. `address_undeliverable` tells the sweep and status updates not to
-write to an address that bounced.
+write to an address that bounced. `tell_lead_internal_undelivered` makes sure a person learns of a
+reminder or escalation that could not reach a recruiter or hiring manager.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +33,8 @@ from plugin.models import (
 )
 from plugin.sla import deadlines, obligations
 from plugin.sla.policy import policy_for
+
+log = logging.getLogger(__name__)
 
 UNDELIVERABLE = "undeliverable"  # audit action and breach reason
 _FINAL_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.SPAMREPORT, DeliveryStatus.BOUNCE, DeliveryStatus.DROPPED)
@@ -130,3 +134,41 @@ def locked_obligations(session: Session, *where: Any) -> list[Obligation]:
         select(Obligation).where(*where).order_by(Obligation.cycle.desc())
         .with_for_update().execution_options(populate_existing=True)
     ))
+
+
+def tell_lead_internal_undelivered(session: Session, notification: Notification, reason: str, now: datetime,
+                                   actor: str) -> Notification | None:
+    """An internal message (a reminder, an escalation, a notice) reached nobody: tell the talent-ops lead.
+
+    The person it was for does not know the candidate is waiting, and their address is probably wrong
+    in the ATS, so every later reminder to them would be lost too. The organisation's escalation
+    address is told once per failed message, with the address that failed, so someone fixes it. Not
+    when the failed message was for that address itself, or was already such a notice: a notice about
+    a failed notice to the same broken address would loop. Then the audit log and the error log hold it.
+    """
+    org = session.get(Organization, notification.org_id)
+    lead = org.escalation_email if org is not None else None
+    failed_to = (notification.recipient_email or "").strip()
+    loops = (not lead or lead.strip().casefold() == failed_to.casefold()
+             or bool(notification.context.get("failed_internal")))
+    if org is None or notification.application is None or loops:
+        log.error("%s message %s to %s was not delivered and nobody else can be told: %s",
+                  notification.kind.value, notification.id, failed_to or "(no address)", reason)
+        audit(session, notification.org_id, "notification", notification.id, "internal_undelivered", now, actor,
+              after={"reason": reason, "told": None})
+        return None
+    obligation = session.get(Obligation, notification.obligation_id) if notification.obligation_id else None
+    told = obligations.schedule(
+        session, org, NotificationKind.DELIVERY_FAILED, app=notification.application, obligation=obligation,
+        at=now, now=now, actor=actor, recipient=(None, lead), dedupe_key=failure_key(notification),
+        context={"failed_notification_id": notification.id, "failed_kind": notification.kind.value,
+                 "error": reason, "failed_internal": True,
+                 "failed_recipient": _named_address(notification.recipient_name, failed_to)},
+    )
+    audit(session, org.id, "notification", notification.id, "internal_undelivered", now, actor,
+          after={"reason": reason, "told": "escalation_email"})
+    return told
+
+
+def _named_address(name: str | None, email: str) -> str:
+    return f"{name} <{email}>" if name else email

@@ -361,3 +361,20 @@ def test_candidate_withdrew_says_when(renderer, locale):
     context = sample_context("candidate_withdrew", locale)
     msg = renderer.render("candidate_withdrew", locale, context)
     assert context["withdrawn_at_text"] in msg.text and context["withdrawn_at_text"] in visible(msg.html)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("failed_kind", ["reminder_recruiter", "escalation", "reply_forward"])
+def test_a_colleagues_failed_message_names_the_address_in_the_readers_language(renderer, locale, failed_kind):
+    """delivery_failed about internal mail (issue 13, item 14): the lead learns whose address failed."""
+    context = sample_context("delivery_failed", locale) | {
+        "failed_internal": True, "failed_kind": failed_kind, "failed_recipient": "Alan Turing <alan@acme.example>",
+        "error": "SendGrid 400: invalid address"}
+    msg = renderer.render("delivery_failed", locale, context)
+    for part in (msg.subject, msg.text, visible(msg.html)):
+        assert "alan@acme.example" in part
+        if locale in TRANSLATED:
+            assert ENGLISH_MARKERS.findall(without_values(part, context)) == [], part
+    assert "SendGrid 400: invalid address" in msg.text
+    plain = renderer.render("delivery_failed", locale, sample_context("delivery_failed", locale))
+    assert "alan@acme.example" not in plain.text  # the candidate's case keeps its own wording
