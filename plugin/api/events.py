@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from typing import Any
 
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from plugin.api.common import current_org, db_session, now
 from plugin.events.schemas import MAX_BATCH, EventValidationError, load_events
+from plugin.sla.batch_locks import is_transient_conflict, lock_in_stable_order
 from plugin.sla.ledger import record_event
 from plugin.web.body_limit import declared_too_large, read_within_limit
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Canonical ATS events")
 
-ATTEMPTS = 3  # two requests racing to create the same candidate: the loser retries
+ATTEMPTS = 5  # two requests racing to create the same candidate, or a deadlock: the loser retries
 
 
 class EventResultSchema(Schema):
@@ -59,6 +62,7 @@ class Events(MethodView):
             session = db_session()
             try:
                 org = current_org(session)
+                lock_in_stable_order(session, org.id, events)
                 at = now()
                 results = []
                 for event, raw in zip(events, raw_items):
@@ -66,10 +70,11 @@ class Events(MethodView):
                     results.append({"id": event.id, "status": status, "detail": outcome.detail if outcome else None})
                 session.commit()
                 break
-            except IntegrityError:
+            except (IntegrityError, DBAPIError) as exc:
                 session.rollback()
-                if attempt == ATTEMPTS - 1:
+                if not (isinstance(exc, IntegrityError) or is_transient_conflict(exc)) or attempt == ATTEMPTS - 1:
                     raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # let the other batch finish first
         counts = {s: sum(1 for r in results if r["status"] == s) for s in ("applied", "ignored", "duplicate")}
         return {"received": len(events), "applied": counts["applied"], "ignored": counts["ignored"],
                 "duplicates": counts["duplicate"], "results": results}
