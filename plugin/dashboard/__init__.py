@@ -43,6 +43,7 @@ from wtforms import ValidationError
 
 from plugin import clock
 from plugin.accounts.users import session_fingerprint
+from plugin.dashboard.i18n import N_, gettext, template_helpers
 from plugin.dashboard.scope import Viewer
 from plugin.models import Organization, Role, User
 from plugin.notify.render import default_template_dir
@@ -62,7 +63,8 @@ SESSION_HOURS = 12
 
 login_manager = LoginManager()
 login_manager.login_view = "dashboard.sign_in"
-login_manager.login_message = "Sign in to see this page."
+login_manager.login_message = N_("Sign in to see this page.")
+login_manager.localize_callback = gettext  # Flask-Login translates the message when it flashes it
 login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 
@@ -135,7 +137,10 @@ def organization() -> Organization:
 
 def require_admin() -> None:
     if viewer().role != Role.ADMIN:
-        abort(403, description="Only an administrator of this organisation can change its configuration.")
+        abort(403, description=gettext("Only an administrator of this organisation can change its configuration."))
+
+
+bp.context_processor(template_helpers)
 
 
 @bp.before_request
@@ -144,7 +149,7 @@ def _guard() -> Any:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         origin = request.headers.get("Origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.host:
-            raise CSRFError("The form was posted from another site.")
+            raise CSRFError(gettext("The form was posted from another site."))
         try:
             validate_csrf(request.form.get("csrf_token"))
         except ValidationError as exc:
@@ -173,22 +178,22 @@ def _security_headers(response: Response) -> Response:
 
 @bp.errorhandler(CSRFError)
 def _csrf_failed(exc: CSRFError) -> tuple[str, int]:
-    return page("dashboard/error.html", status_title="The form expired",
-                message="This form expired or did not come from this site. Nothing was changed; go back, "
-                        "reload the page and try again.", code=400), 400
+    return page("dashboard/error.html", status_title=gettext("The form expired"),
+                message=gettext("This form expired or did not come from this site. Nothing was changed; go back, "
+                                "reload the page and try again."), code=400), 400
 
 
 @bp.errorhandler(403)
 def _forbidden(exc: Any) -> tuple[str, int]:
-    return page("dashboard/error.html", status_title="Not allowed",
-                message=getattr(exc, "description", None) or "You cannot open this page.", code=403), 403
+    return page("dashboard/error.html", status_title=gettext("Not allowed"),
+                message=getattr(exc, "description", None) or gettext("You cannot open this page."), code=403), 403
 
 
 @bp.errorhandler(404)
 def _not_found(exc: Any) -> tuple[str, int]:
-    return page("dashboard/error.html", status_title="Not found",
-                message="There is nothing here, or it belongs to a part of the organisation you cannot see.",
-                code=404), 404
+    return page("dashboard/error.html", status_title=gettext("Not found"),
+                message=gettext("There is nothing here, or it belongs to a part of the organisation you "
+                                "cannot see."), code=404), 404
 
 
 def page(template: str, **context: Any) -> str:
