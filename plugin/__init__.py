@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
     from plugin.dashboard import register_dashboard
     from plugin.web.health import bp as health_bp
     from plugin.web.sessions import close_at_teardown
+    from plugin.web.unavailable import install_unavailable_handler
 
     if runtime is None:
         settings = (settings or Settings.from_env()).ensure_secret_key()
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     close_at_teardown(app)
+    install_unavailable_handler(app)  # the database down: 503 and Retry-After on every route
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)

@@ -27,6 +27,14 @@ NAMING_CONVENTION = {
 }
 
 
+# PostgreSQL timeouts (plugin.db._make_engine). Generous for the longest legitimate statement (a
+# dashboard report over a large organisation takes about a second), short against a hang.
+CONNECT_TIMEOUT = 5  # seconds
+STATEMENT_TIMEOUT_MS = 60_000
+LOCK_TIMEOUT_MS = 20_000
+POOL_TIMEOUT = 10  # seconds
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -112,7 +120,13 @@ def _make_engine(url: str, echo: bool) -> Engine:
         return engine
     # JIT compilation costs PostgreSQL ~0.4 s on the dashboard's report queries over large
     # organisations and saves nothing on the short queries everything else runs: off.
-    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
+    # A database that does not answer must not hold a request (or a worker) for minutes: connecting
+    # gives up after CONNECT_TIMEOUT, a statement after STATEMENT_TIMEOUT, waiting for a row lock
+    # after LOCK_TIMEOUT, and waiting for a pooled connection after POOL_TIMEOUT; the web faces then
+    # answer 503 with Retry-After (plugin.web.unavailable), and jobs and the sweeper try again later.
+    options = f"-c jit=off -c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}"
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT,
+                         connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

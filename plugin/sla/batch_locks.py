@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from plugin.events.types import CanonicalEvent
 
-# PostgreSQL's SQLSTATEs for "try the transaction again": serialization_failure, deadlock_detected.
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# PostgreSQL's SQLSTATEs for "try the transaction again": serialization_failure, deadlock_detected,
+# lock_not_available (a lock waited longer than plugin.db.LOCK_TIMEOUT_MS).
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 
 
 def lock_in_stable_order(session: Session, org_id: int, events: Iterable[CanonicalEvent]) -> None:
