@@ -8,7 +8,9 @@ and mail written as .eml files to the outbox.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +19,8 @@ from urllib.parse import urlsplit
 
 PREFIX = "GHOSTLESS_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ANY_PORT = -1  # a host pattern's port "*"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class SettingsError(ValueError):
@@ -42,6 +46,8 @@ class Settings:
     # from secret_key, so the embedded default needs nothing.
     encryption_keys: tuple[str, ...] = ()
     poll_interval_minutes: float = 15.0  # default reconciliation interval for ATS connections
+    # Hosts ATS connections may call besides each vendor's documented ones (plugin/ats/egress.py).
+    ats_allowed_hosts: tuple[HostPattern, ...] = ()
     # Days after a candidate's decision was delivered before their personal data is anonymised;
     # also how long a status-page link stays valid.
     retention_days: int = 180
@@ -110,6 +116,7 @@ class Settings:
             log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
             encryption_keys=reader.fernet_keys("ENCRYPTION_KEYS"),
             poll_interval_minutes=reader.positive_number("POLL_INTERVAL_MINUTES", 15.0),
+            ats_allowed_hosts=reader.host_patterns("ATS_ALLOWED_HOSTS"),
             retention_days=int(reader.positive_number("RETENTION_DAYS", 180, integer=True)),
             trusted_proxies=reader.small_count("TRUSTED_PROXIES", 0, maximum=5),
         )
@@ -123,6 +130,91 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+# -- host patterns: GHOSTLESS_ATS_ALLOWED_HOSTS ------------------------------------------------------
+# `harvest.greenhouse.io` that host on the scheme's default port; `proxy.internal:8443` that port only;
+# `127.0.0.1:*` any port; `[::1]:8080` IPv6; `*.corp.example` any subdomain (not corp.example itself).
+# A pattern naming a host exactly vouches for it (it may resolve to a private address: plugin/ats/egress.py);
+# a wildcard vouches for names only, never for where DNS points them.
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+@dataclass(frozen=True)
+class HostPattern:
+    host: str  # lower case, no trailing dot; a wildcard keeps its "*." prefix
+    port: int | None  # None: the scheme's default port; ANY_PORT: any
+
+    @property
+    def wildcard(self) -> bool:
+        return self.host.startswith("*.")
+
+    @classmethod
+    def parse(cls, text: str) -> "HostPattern":
+        """The pattern `text`; ValueError says what is wrong with it."""
+        value = text.strip().lower()
+        if "://" in value or "/" in value or "@" in value:
+            raise ValueError("is not a host: give the host (and :port) alone, without scheme or path")
+        host, port = _split_host_port(value)
+        host = host.rstrip(".")
+        _check_pattern_host(host)
+        return cls(host, port)
+
+    def matches(self, host: str, port: int, scheme: str) -> bool:
+        host = host.lower().rstrip(".")
+        if self.wildcard:
+            name_ok = host.endswith(self.host[1:]) and len(host) > len(self.host) - 1
+        else:
+            name_ok = host == self.host
+        if self.port == ANY_PORT:
+            return name_ok
+        return name_ok and port == (self.port if self.port is not None else DEFAULT_PORTS.get(scheme))
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port is None:
+            return host
+        return f"{host}:{'*' if self.port == ANY_PORT else self.port}"
+
+
+def _split_host_port(value: str) -> tuple[str, int | None]:
+    if value.startswith("["):  # [IPv6] or [IPv6]:port
+        end = value.find("]")
+        if end < 0:
+            raise ValueError("opens an IPv6 bracket it does not close")
+        host, rest = value[1:end], value[end + 1:]
+        if rest and not rest.startswith(":"):
+            raise ValueError("has text after the IPv6 address that is not a :port")
+        return host, _pattern_port(rest[1:]) if rest else None
+    if value.count(":") > 1:
+        return value, None  # a bare IPv6 address
+    host, colon, port = value.partition(":")
+    return host, _pattern_port(port) if colon else None
+
+
+def _pattern_port(text: str) -> int:
+    if text == "*":
+        return ANY_PORT
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError("has a port that is not * or a number from 1 to 65535")
+    return int(text)
+
+
+def _check_pattern_host(host: str) -> None:
+    if not host:
+        raise ValueError("has no host")
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    name = host[2:] if host.startswith("*.") else host
+    labels = name.rstrip(".").split(".")
+    if not all(_LABEL.match(label) for label in labels):
+        raise ValueError("is not a host name (letters, digits, '-' and dots; a leading '*.' for subdomains)")
+    if host.startswith("*.") and len(labels) < 2:
+        raise ValueError("is a wildcard over a whole top-level domain")
 
 
 class _Reader:
@@ -175,6 +267,18 @@ class _Reader:
             self.errors.append(f"{PREFIX}{name} must be a whole number from 0 to {maximum} (got {value!r})")
             return default
         return int(value)
+
+    def host_patterns(self, name: str) -> tuple[HostPattern, ...]:
+        patterns = []
+        for entry in (e.strip() for e in (self._raw(name) or "").split(",")):
+            if not entry:
+                continue
+            try:
+                patterns.append(HostPattern.parse(entry))
+            except ValueError as exc:
+                self.errors.append(f"{PREFIX}{name} entry {entry!r} {exc}; expected host, host:port, host:* "
+                                   "or *.domain, comma-separated (e.g. proxy.internal:8443,127.0.0.1:*)")
+        return tuple(patterns)
 
     def identifier(self, name: str, default: str) -> str:
         value = self.text(name, default)

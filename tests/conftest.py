@@ -37,7 +37,7 @@ from plugin.mail.outbox import OutboxProvider, read_outbox  # noqa: E402
 from plugin.migrate import upgrade  # noqa: E402
 from plugin.notify.render import TemplateRenderer  # noqa: E402
 from plugin.processes import run_worker, sweep_once  # noqa: E402
-from plugin.settings import Settings, normalize_database_url  # noqa: E402
+from plugin.settings import HostPattern, Settings, normalize_database_url  # noqa: E402
 
 START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
 
@@ -231,8 +231,14 @@ def outbox(rt: runtime.Runtime) -> Callable[[], list[Any]]:
 
 
 @pytest.fixture
-def vendor_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Local vendor stand-ins must bypass any HTTP proxy the machine has configured."""
+def vendor_env(monkeypatch: pytest.MonkeyPatch, rt: runtime.Runtime) -> None:
+    """Local vendor stand-ins must bypass any HTTP proxy the machine has configured, and be allowed.
+
+    The stand-ins listen on 127.0.0.1 on a random port, which the SSRF policy (plugin/ats/egress.py)
+    refuses by default, as it must in production: tests that use one allow it as an operator would,
+    GHOSTLESS_ATS_ALLOWED_HOSTS=127.0.0.1:*. Tests without this fixture see the default policy.
+    """
     for var in ("no_proxy", "NO_PROXY"):
         existing = os.environ.get(var, "")
         monkeypatch.setenv(var, ",".join(filter(None, [existing, "127.0.0.1", "localhost"])))
+    rt.settings = rt.settings.with_overrides(ats_allowed_hosts=(HostPattern.parse("127.0.0.1:*"),))

@@ -29,6 +29,7 @@ from plugin.ats import connections as service
 from plugin.ats import deliveries, polling
 from plugin.ats.secrets import SecretBox
 from plugin.models import AtsConnection, AtsDelivery, DeliveryState
+from plugin.settings import HostPattern
 from plugin.sla.config_schemas import StrictBoolean
 
 blp = Blueprint("connections", __name__, url_prefix="/api/v1", description="ATS connections and webhook deliveries")
@@ -119,6 +120,11 @@ def _box() -> SecretBox:
     return SecretBox(current_app.extensions["ghostless"].settings)
 
 
+def _allowed_hosts() -> tuple[HostPattern, ...]:
+    """The operator's extra hosts for connection URLs (the SSRF policy: plugin/ats/egress.py)."""
+    return current_app.extensions["ghostless"].settings.ats_allowed_hosts  # type: ignore[no-any-return]
+
+
 def _webhook_url(connection: AtsConnection) -> str:
     base = current_app.extensions["ghostless"].settings.base_url.rstrip("/")
     return f"{base}/webhooks/{connection.provider}/{connection.id}"
@@ -167,7 +173,7 @@ class Connections(MethodView):
             connection = service.create(
                 session, _box(), current_org(session).id, provider=body["provider"], name=body.get("name"),
                 signing_secret=body.get("signing_secret"), credentials=body.get("credentials", {}),
-                options=body.get("options", {}), now=now(), actor=_actor())
+                options=body.get("options", {}), now=now(), actor=_actor(), allowed_hosts=_allowed_hosts())
         return connection
 
 
@@ -186,7 +192,7 @@ class ConnectionItem(MethodView):
         with _saving() as session:
             service.update(session, _box(), connection, name=body.get("name"), enabled=body.get("enabled"),
                            credentials=body.get("credentials"), options=body.get("options"), now=now(),
-                           actor=_actor())
+                           actor=_actor(), allowed_hosts=_allowed_hosts())
         return connection
 
 

@@ -5,25 +5,25 @@ No HTTP here: `plugin.api.connections` (JSON API) and the CLI call these functio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
-from plugin.ats import registry
+from plugin.ats import egress, registry
 from plugin.ats.base import Adapter, Connection
 from plugin.ats.secrets import SecretBox
 from plugin.audit import audit
 from plugin.models import AtsConnection, ConnectionState
+from plugin.settings import HostPattern
 
 DEFAULT_GRACE = timedelta(hours=24)
 MAX_GRACE = timedelta(days=7)
 
 # Options every connection understands, with their checks. Vendor-specific ones are below.
 COMMON_OPTIONS: dict[str, str] = {
-    "api_base_url": "url",  # the vendor's REST API (tests and self-hosted proxies point it elsewhere)
+    "api_base_url": "url",  # the vendor's REST API; other hosts only where the operator allows them (egress)
     "poll_interval_minutes": "interval",  # reconciliation poll interval; 0 turns polling off
     "poll_lookback_days": "lookback",  # how far back the first poll looks
 }
@@ -50,7 +50,9 @@ def adapter_for(provider: str) -> Adapter:
     return adapter
 
 
-def validate_options(provider: str, options: Mapping[str, Any]) -> dict[str, Any]:
+def validate_options(provider: str, options: Mapping[str, Any],
+                     allowed_hosts: Sequence[HostPattern] = ()) -> dict[str, Any]:
+    """The options if valid; URLs must pass the SSRF policy (`allowed_hosts`: the operator's extra hosts)."""
     allowed = {**COMMON_OPTIONS, **VENDOR_OPTIONS.get(provider, {})}
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
@@ -59,7 +61,7 @@ def validate_options(provider: str, options: Mapping[str, Any]) -> dict[str, Any
         if kind is None:
             errors[key] = [f"Unknown option for {provider}; allowed: {', '.join(sorted(allowed))}."]
             continue
-        problem = _check_option(kind, value)
+        problem = _check_url(provider, key, value, allowed_hosts) if kind == "url" else _check_option(kind, value)
         if problem:
             errors[key] = [problem]
         else:
@@ -69,11 +71,18 @@ def validate_options(provider: str, options: Mapping[str, Any]) -> dict[str, Any
     return clean
 
 
+def _check_url(provider: str, key: str, value: Any, allowed_hosts: Sequence[HostPattern]) -> str | None:
+    if not isinstance(value, str) or len(value) > 2000:
+        return f"{key} must be an https URL on {egress.allowed_text(provider, allowed_hosts)}."
+    try:
+        egress.check(provider, value, allowed_hosts)
+    except egress.DestinationRefused as exc:
+        return f"{key} {exc}."
+    return None
+
+
 def _check_option(kind: str, value: Any) -> str | None:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "url":
-        ok = isinstance(value, str) and urlsplit(value).scheme in ("http", "https") and bool(urlsplit(value).netloc)
-        return None if ok else "Must be an http(s) URL."
     if kind == "interval":
         return None if number and (value == 0 or 1 <= value <= 1440) else "Minutes between 1 and 1440, or 0 for no polling."
     if kind == "lookback":
@@ -113,7 +122,8 @@ def poll_interval(options: Mapping[str, Any], default_minutes: float) -> timedel
 
 def create(session: Session, box: SecretBox, org_id: str, *, provider: str, name: str | None,
            signing_secret: str | None, credentials: Mapping[str, Any], options: Mapping[str, Any],
-           now: datetime, actor: str) -> AtsConnection:
+           now: datetime, actor: str, allowed_hosts: Sequence[HostPattern] = ()) -> AtsConnection:
+    """`allowed_hosts`: the operator's GHOSTLESS_ATS_ALLOWED_HOSTS (vendors' own hosts are always allowed)."""
     adapter = adapter_for(provider)
     errors: dict[str, Any] = {}
     if adapter.signing_secret_required and not signing_secret:
@@ -124,7 +134,7 @@ def create(session: Session, box: SecretBox, org_id: str, *, provider: str, name
         errors.update(exc.errors)
         clean_credentials = {}
     try:
-        clean_options = validate_options(provider, options)
+        clean_options = validate_options(provider, options, allowed_hosts)
     except ConnectionError_ as exc:
         errors.update(exc.errors)
         clean_options = {}
@@ -154,7 +164,8 @@ def _audit_view(connection: AtsConnection, credentials: Mapping[str, str]) -> di
 
 def update(session: Session, box: SecretBox, connection: AtsConnection, *, name: str | None = None,
            enabled: bool | None = None, credentials: Mapping[str, Any] | None = None,
-           options: Mapping[str, Any] | None = None, now: datetime, actor: str) -> AtsConnection:
+           options: Mapping[str, Any] | None = None, now: datetime, actor: str,
+           allowed_hosts: Sequence[HostPattern] = ()) -> AtsConnection:
     adapter = adapter_for(connection.provider)
     current_credentials = box.open_json(connection.credentials)
     before = _audit_view(connection, current_credentials)
@@ -162,7 +173,7 @@ def update(session: Session, box: SecretBox, connection: AtsConnection, *, name:
         current_credentials = validate_credentials(adapter, credentials)
         connection.credentials = box.seal_json(current_credentials) if current_credentials else None
     if options is not None:
-        connection.options = validate_options(connection.provider, options)
+        connection.options = validate_options(connection.provider, options, allowed_hosts)
     if name is not None:
         connection.name = name
     if enabled is not None:
