@@ -22,13 +22,14 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
+from plugin.dashboard.i18n import gettext, ngettext
 from plugin.dashboard.scope import visible_jobs
 from plugin.dashboard.settings_fields import (
-    DAY_CHOICES,
     FIELD_BY_NAME,
     POLICY_FIELDS,
     POLICY_GROUPS,
     WEEKDAYS,
+    day_choices,
     show_value,
     steps_text,
 )
@@ -59,12 +60,8 @@ PREVIEW_EXAMPLES = 10
 # -- preview or save -------------------------------------------------------------------------------
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def moved_sentence(count: int) -> str:
-    return f"{_plural(count, 'open deadline')} moved"
+    return ngettext("%(num)d open deadline moved", "%(num)d open deadlines moved", count)
 
 
 def _resubmission() -> list[tuple[str, str]]:
@@ -84,9 +81,9 @@ def preview_or_save(change: Callable[[], ChangeOutcome], *, unchanged: bool, ren
             return render(400, errors=exc.errors)
         return render(200, preview=outcome, resubmit=_resubmission())
     if action != "save":
-        return render(400, errors={"_form": ["Choose Preview or Save."]})
+        return render(400, errors={"_form": [gettext("Choose Preview or Save.")]})
     if unchanged:
-        flash("Nothing to save: these are the values already in use.", "info")
+        flash(gettext("Nothing to save: these are the values already in use."), "info")
         return redirect(url_for(done, **done_values))
     try:
         outcome = change()
@@ -94,12 +91,12 @@ def preview_or_save(change: Callable[[], ChangeOutcome], *, unchanged: bool, ren
         session.rollback()
         return render(400, errors=exc.errors)
     session.commit()
-    flash(f"Saved. {moved_sentence(outcome.moved)}.", "info")
+    flash(gettext("Saved. %(moved)s.", moved=moved_sentence(outcome.moved)), "info")
     return redirect(url_for(done, **done_values))
 
 
 def _common() -> dict[str, Any]:
-    return {"local": local_time, "moved_sentence": moved_sentence, "plural": _plural}
+    return {"local": local_time, "moved_sentence": moved_sentence}
 
 
 # -- pages -----------------------------------------------------------------------------------------
@@ -109,7 +106,7 @@ def _common() -> dict[str, Any]:
 def settings() -> str:
     require_admin()
     org = organization()
-    return page("dashboard/settings.html", title="Settings", changes=recent_changes(org),
+    return page("dashboard/settings.html", title=gettext("Settings"), changes=recent_changes(org),
                 effective=merge_policy(org.policy), overridden=set(org.policy or {}), fields=POLICY_FIELDS,
                 show_value=show_value, weekday_names=_weekday_names(org.working_weekdays), **_common())
 
@@ -122,7 +119,7 @@ def settings_policy() -> Any:
 
     def render(status: int, *, values: Mapping[str, Any] | None = None, errors: Mapping[str, list[str]] | None = None,
                preview: ChangeOutcome | None = None, resubmit: list[tuple[str, str]] | None = None) -> Any:
-        return page("dashboard/settings_policy.html", title="Organisation policy", groups=POLICY_GROUPS,
+        return page("dashboard/settings_policy.html", title=gettext("Organisation policy"), groups=POLICY_GROUPS,
                     fields=POLICY_FIELDS, values=values if values is not None else _policy_form_values(request.form),
                     errors=errors or {}, preview=preview, resubmit=resubmit, defaults=DEFAULT_POLICY.to_dict(),
                     overridden=set(org.policy or {}), show_value=show_value, **_common()), status
@@ -165,13 +162,13 @@ def settings_jobs() -> str:
         .join(Job, Application.job_id == Job.id)
         .where(visible_jobs(viewer()), Obligation.state == ObligationState.OPEN)
         .group_by(Application.job_id)).all())
-    return page("dashboard/settings_jobs.html", title="Per-job overrides", jobs=jobs, open_counts=open_counts,
+    return page("dashboard/settings_jobs.html", title=gettext("Per-job overrides"), jobs=jobs, open_counts=open_counts,
                 summary=lambda job: _override_summary(job.policy_override or {}), org_policy=org.policy or {},
                 **_common())
 
 
 def _override_summary(overrides: Mapping[str, Any]) -> list[str]:
-    return [f"{FIELD_BY_NAME[key].label}: {show_value(FIELD_BY_NAME[key].kind, value)}"
+    return [gettext("%(setting)s: %(value)s", setting=FIELD_BY_NAME[key].label, value=show_value(FIELD_BY_NAME[key].kind, value))
             for key, value in overrides.items() if key in FIELD_BY_NAME]
 
 
@@ -191,11 +188,12 @@ def settings_job(job_id: int) -> Any:
 
     def render(status: int, *, values: Mapping[str, Any] | None = None, errors: Mapping[str, list[str]] | None = None,
                preview: ChangeOutcome | None = None, resubmit: list[tuple[str, str]] | None = None) -> Any:
-        return page("dashboard/settings_job.html", title=f"Overrides: {job.title or job.external_id}", job=job,
+        return page("dashboard/settings_job.html", title=gettext("Overrides: %(job)s", job=job.title or job.external_id),
+                    job=job,
                     groups=POLICY_GROUPS, fields=POLICY_FIELDS,
                     values=values if values is not None else request.form.to_dict(),
                     errors=errors or {}, preview=preview, resubmit=resubmit, inherited=inherited, show_value=show_value,
-                    day_choices=DAY_CHOICES, **_common()), status
+                    day_choices=day_choices(), **_common()), status
 
     if request.method == "GET":
         return render(200, values=_job_form_values(job))
@@ -243,7 +241,7 @@ def settings_calendar() -> Any:
 
     def render(status: int, *, values: Mapping[str, Any] | None = None, errors: Mapping[str, list[str]] | None = None,
                preview: ChangeOutcome | None = None, resubmit: list[tuple[str, str]] | None = None) -> Any:
-        return page("dashboard/settings_calendar.html", title="Business calendar",
+        return page("dashboard/settings_calendar.html", title=gettext("Business calendar"),
                     values=values if values is not None else _calendar_form_values(request.form),
                     errors=errors or {}, preview=preview, resubmit=resubmit, timezones=_timezones(), weekdays=WEEKDAYS,
                     **_common()), status
@@ -286,7 +284,7 @@ def _timezones() -> tuple[str, ...]:
 
 
 def _weekday_names(stored: str) -> str:
-    return ", ".join(WEEKDAYS[int(d)] for d in stored.split(",") if d)
+    return ", ".join(str(WEEKDAYS[int(d)]) for d in stored.split(",") if d)
 
 
 @bp.route("/settings/sender", methods=["GET", "POST"])
@@ -296,7 +294,7 @@ def settings_sender() -> Any:
 
     def render(status: int, *, values: Mapping[str, Any] | None = None, errors: Mapping[str, list[str]] | None = None,
                preview: ChangeOutcome | None = None, resubmit: list[tuple[str, str]] | None = None) -> Any:
-        return page("dashboard/settings_sender.html", title="Sender identity",
+        return page("dashboard/settings_sender.html", title=gettext("Sender identity"),
                     values=values if values is not None else request.form.to_dict(),
                     errors=errors or {}, preview=preview, resubmit=resubmit, **_common()), status
 
