@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.dashboard import bp, csv_response, db, now, organization, page, viewer
+from plugin.dashboard.i18n import gettext
 from plugin.dashboard.scope import visible_jobs
 from plugin.models import Application, Job
 from plugin.reports.compliance import (
@@ -30,6 +31,7 @@ from plugin.reports.compliance import (
 )
 from plugin.reports.proof import build_proof, render_page
 from plugin.reports.proof_export import ProofExport
+from plugin.web.numbers import ascii_int
 
 PAGE_SIZE = 100  # HTML tables; the CSV has every row
 
@@ -48,7 +50,7 @@ SOURCES = {
 def _job_options(session: Session) -> list[JobOption]:
     rows = session.execute(select(Job.id, Job.title, Job.external_id, Job.publicly_advertised)
                            .where(visible_jobs(viewer())).order_by(Job.title, Job.external_id)).all()
-    return [JobOption(id=r.id, label=f"{r.title or 'Untitled job'} ({r.external_id})",
+    return [JobOption(id=r.id, label=f"{r.title or gettext('Untitled job')} ({r.external_id})",
                       publicly_advertised=r.publicly_advertised) for r in rows]
 
 
@@ -59,29 +61,29 @@ def _parse_filters(args: Mapping[str, str], jobs: Sequence[JobOption], *, with_s
         by_id = {str(j.id): j for j in jobs}
         found.job = by_id.get(raw["job"])
         if found.job is None:  # unknown, or another department's/organisation's: the same answer
-            found.errors["job"] = "Choose a job from the list; this one is unknown or not yours to see."
+            found.errors["job"] = gettext("Choose a job from the list; this one is unknown or not yours to see.")
     for name in ("from", "to"):
         if raw[name]:
             try:
                 value = date.fromisoformat(raw[name])
             except ValueError:
-                found.errors[name] = "Enter a date as YYYY-MM-DD, e.g. 2026-11-02."
+                found.errors[name] = gettext("Enter a date as YYYY-MM-DD, e.g. 2026-11-02.")
                 continue
             if name == "from":
                 found.start = value
             else:
                 found.end = value
     if found.start and found.end and found.start > found.end:
-        found.errors["to"] = "The end date must be on or after the start date."
+        found.errors["to"] = gettext("The end date must be on or after the start date.")
     if with_status:
         found.status = raw["status"] or "all"
         if found.status not in ESA_STATUSES:
-            found.errors["status"] = "Choose one of the listed statuses."
+            found.errors["status"] = gettext("Choose one of the listed statuses.")
     if raw["page"]:
-        if raw["page"].isdigit() and int(raw["page"]) >= 1:
-            found.page = int(raw["page"])
-        else:
-            found.errors["page"] = "The page number must be a whole number from 1."
+        try:
+            found.page = ascii_int(raw["page"], minimum=1)
+        except ValueError:
+            found.errors["page"] = gettext("The page number must be a whole number from 1.")
     return found
 
 
@@ -121,14 +123,14 @@ def compliance() -> str:
     zone = ZoneInfo(org.timezone)
     jobs = _job_options(session)
     report = OntarioReport(session, org.id, visible_jobs(viewer()), zone, Filters(), now())
-    return page("dashboard/compliance.html", title="Compliance", jobs=jobs, filters=Filters(),
+    return page("dashboard/compliance.html", title=gettext("Compliance"), jobs=jobs, filters=Filters(),
                 summary=report.summary(), statuses=ESA_STATUSES, sources=SOURCES, days=ONTARIO_DAYS)
 
 
 # -- the Ontario ESA report -------------------------------------------------------------------------
 
 def _ontario_context(filters: Filters, jobs: list[JobOption]) -> dict[str, Any]:
-    return {"title": "Ontario ESA report", "jobs": jobs, "filters": filters, "statuses": ESA_STATUSES,
+    return {"title": gettext("Ontario ESA report"), "jobs": jobs, "filters": filters, "statuses": ESA_STATUSES,
             "sources": SOURCES, "days": ONTARIO_DAYS}
 
 
@@ -186,7 +188,7 @@ def ontario_esa_csv() -> Response | tuple[str, int]:
 # -- the proof-of-notice export ---------------------------------------------------------------------
 
 def _proof_context(filters: Filters, jobs: list[JobOption]) -> dict[str, Any]:
-    return {"title": "Proof of notice", "jobs": jobs, "filters": filters}
+    return {"title": gettext("Proof of notice"), "jobs": jobs, "filters": filters}
 
 
 @bp.get("/compliance/proof")

@@ -22,10 +22,12 @@ from flask import Response, abort, current_app, request, url_for
 from sqlalchemy import or_, select
 
 from plugin.dashboard import bp, db, organization, page, viewer
+from plugin.dashboard.i18n import gettext
 from plugin.dashboard.scope import Viewer, visible_jobs
 from plugin.dashboard.timeline import local_time, sandboxed_html, visible_notification
 from plugin.mail.outbox import OutboxProvider
 from plugin.models import Application, Job, Notification
+from plugin.web.numbers import ascii_int
 
 PAGE_SIZE = 50
 OUTBOX = "outbox"
@@ -45,6 +47,9 @@ def outbox_directory() -> Path:
 
 def eml_path(notification: Notification) -> Path | None:
     """The file OutboxProvider wrote for this notification (`<id:08d>-<kind>.eml`), if it is there."""
+    if notification.candidate is not None and notification.candidate.erased_at is not None:
+        # Never shown, even while the sweep has yet to remove a file its erasure could not.
+        return None
     directory = outbox_directory()
     expected = directory / f"{notification.id:08d}-{notification.kind.value}.eml"
     if expected.is_file():
@@ -86,11 +91,11 @@ def outbox_query(who: Viewer) -> Any:
 def outbox() -> Any:
     if _uses_sendgrid():
         return page("dashboard/outbox.html", sendgrid=True, rows=[], error=None)
-    raw_page = request.args.get("page", "1")
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 100_000:
-        return page("dashboard/outbox.html", sendgrid=False, rows=[], error="That page number is not valid.",
+    try:
+        number = ascii_int(request.args.get("page", "1"), minimum=1, maximum=100_000)
+    except ValueError:
+        return page("dashboard/outbox.html", sendgrid=False, rows=[], error=gettext("That page number is not valid."),
                     page_number=1, newer=None, older=None), 400
-    number = int(raw_page)
     zone = _zone()
     found = list(db().scalars(outbox_query(viewer())
                               .order_by(Notification.sent_at.desc(), Notification.id.desc())

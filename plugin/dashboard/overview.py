@@ -21,9 +21,11 @@ from zoneinfo import ZoneInfo
 from flask import Response, request, url_for
 
 from plugin.dashboard import bp, csv_response, db, local_time, now, organization, page, viewer
+from plugin.dashboard.i18n import gettext
 from plugin.dashboard.scope import visible_jobs
 from plugin.reports import breakdown, cycle_lists, metrics, overview_figures
 from plugin.sla.policy import calendar_for
+from plugin.web.numbers import ascii_int
 
 LISTS = {"at_risk": "At risk now", "breached": "Breached", "neglected": "Neglected"}
 DEFAULT_SORT: tuple[str, Literal["asc", "desc"]] = ("cycles", "desc")
@@ -56,6 +58,13 @@ class Filters:
         return DEFAULT_SORT
 
 
+def _job_id(raw: str) -> int | None:
+    try:
+        return ascii_int(raw)
+    except ValueError:
+        return None
+
+
 def _read_filters(args: Mapping[str, str], options: tuple[list[str], list[metrics.JobOption]]) -> Filters:
     departments, jobs = options
     f = Filters()
@@ -64,13 +73,16 @@ def _read_filters(args: Mapping[str, str], options: tuple[list[str], list[metric
         if department in departments:
             f.department = department
         else:
-            f.errors["department"] = f"There is no department {department[:80]!r} among the jobs you can see."
+            f.errors["department"] = gettext("There is no department %(department)s among the jobs you can see.",
+                                               department=repr(department[:80]))
     job = (args.get("job") or "").strip()
     if job:
-        if job.isdigit() and any(option.id == int(job) for option in jobs):
-            f.job_id = int(job)
+        job_id = _job_id(job)
+        if job_id is not None and any(option.id == job_id for option in jobs):
+            f.job_id = job_id
         else:
-            f.errors["job"] = "Choose a job from the list; that job does not exist or is outside what you can see."
+            f.errors["job"] = gettext("Choose a job from the list; that job does not exist or is outside what you can "
+                                      "see.")
     f.period = (args.get("period") or "").strip()
     f.first, f.last = (args.get("from") or "").strip(), (args.get("to") or "").strip()
     if not f.period:
@@ -80,19 +92,21 @@ def _read_filters(args: Mapping[str, str], options: tuple[list[str], list[metric
         if export in breakdown.TABLES or export in LISTS:
             f.export = export
         else:
-            f.errors["export"] = f"Unknown export {export[:40]!r}: choose one of " \
-                                 f"{', '.join([*breakdown.TABLES, *LISTS])}."
+            f.errors["export"] = gettext("Unknown export %(export)s: choose one of %(choices)s.", export=repr(export[:40]),
+                                         choices=", ".join([*breakdown.TABLES, *LISTS]))
     table = (args.get("table") or "").strip() or (f.export if f.export in breakdown.TABLES else "")
     sort = (args.get("sort") or "").strip()
     direction = (args.get("dir") or "").strip()
     if table and table not in breakdown.TABLES:
-        f.errors["sort"] = f"Unknown table {table[:40]!r}: choose one of {', '.join(breakdown.TABLES)}."
+        f.errors["sort"] = gettext("Unknown table %(table)s: choose one of %(choices)s.", table=repr(table[:40]),
+                                   choices=", ".join(breakdown.TABLES))
     elif sort and not table:
-        f.errors["sort"] = "Say which table to sort (table=manager, recruiter, department or job)."
+        f.errors["sort"] = gettext("Say which table to sort (table=manager, recruiter, department or job).")
     elif sort and sort not in breakdown.COLUMNS:
-        f.errors["sort"] = f"Unknown column {sort[:40]!r}: choose one of {', '.join(breakdown.COLUMNS)}."
+        f.errors["sort"] = gettext("Unknown column %(column)s: choose one of %(choices)s.", column=repr(sort[:40]),
+                                   choices=", ".join(breakdown.COLUMNS))
     elif direction and direction not in ("asc", "desc"):
-        f.errors["sort"] = "The sort direction must be asc or desc."
+        f.errors["sort"] = gettext("The sort direction must be asc or desc.")
     else:
         f.table = table or None
         f.sort = sort or None
@@ -135,7 +149,7 @@ def overview() -> Any:
         except metrics.FilterError as exc:
             filters.errors[exc.field] = exc.message
     context: dict[str, Any] = dict(
-        title="Overview", filters=filters, departments=options[0], jobs=options[1], tables=breakdown.TABLES,
+        title=gettext("Overview"), filters=filters, departments=options[0], jobs=options[1], tables=breakdown.TABLES,
         columns=breakdown.COLUMNS, lists=LISTS, when=in_zone(zone), timeline_url=timeline_url,
         zone_name=org.timezone, list_limit=overview_figures.LIST_LIMIT, percent=_percent, days=_days,
         status=_status,

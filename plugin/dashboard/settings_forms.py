@@ -13,6 +13,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
+from plugin.dashboard.i18n import gettext
 from plugin.dashboard.settings_fields import POLICY_FIELDS
 from plugin.sla.config_schemas import OrganizationPatchSchema, PolicySchema
 from plugin.sla.policy import DEFAULT_POLICY
@@ -71,7 +72,7 @@ def parse_organization_policy(form: MultiDict[str, str], current: Mapping[str, A
         elif raw == "" and spec.kind == "optional_days":
             data[spec.name] = None
         elif raw == "":
-            errors[spec.name] = ["Enter a time as HH:MM." if spec.kind == "time" else "Enter a whole number."]
+            errors[spec.name] = [gettext("Enter a time as HH:MM.") if spec.kind == "time" else gettext("Enter a whole number.")]
         elif spec.kind == "day_steps":
             data[spec.name] = _steps(raw)
         else:
@@ -119,7 +120,7 @@ def _load_policy(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str
 def parse_publicly_advertised(form: MultiDict[str, str]) -> bool | None:
     raw = form.get("publicly_advertised", "")
     if raw not in ("", "yes", "no"):
-        raise FormErrors({"publicly_advertised": ["Choose yes, no or not said."]})
+        raise FormErrors({"publicly_advertised": [gettext("Choose yes, no or not said.")]})
     return {"": None, "yes": True, "no": False}[raw]
 
 
@@ -141,10 +142,12 @@ def parse_closures(text: str) -> list[dict[str, Any]]:
                 raise ValueError
             date.fromisoformat(day)
         except ValueError:
-            raise FormErrors({"closures": [f"Line {number} (\u201c{line[:60]}\u201d) does not start with a date: "
-                                           "use YYYY-MM-DD, then an optional label."]}) from None
+            raise FormErrors({"closures": [gettext("Line %(number)s (\u201c%(line)s\u201d) does not start with a date: "
+                                                   "use YYYY-MM-DD, then an optional label.",
+                                                   number=number, line=line[:60])]}) from None
         if label is not None and len(label) > 200:
-            raise FormErrors({"closures": [f"Line {number}: the label is longer than 200 characters."]})
+            raise FormErrors({"closures": [gettext("Line %(number)s: the label is longer than 200 characters.",
+                                                   number=number)]})
         closures.append({"day": day, "label": label})
     return closures
 
@@ -153,7 +156,7 @@ def parse_calendar(form: MultiDict[str, str]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     weekdays: list[Any] = [_typed(d) for d in form.getlist("working_weekdays")]
     if not weekdays:
-        errors["working_weekdays"] = ["Choose at least one working day."]
+        errors["working_weekdays"] = [gettext("Choose at least one working day.")]
     try:
         closures = parse_closures(form.get("closures", ""))
     except FormErrors as exc:
@@ -161,7 +164,7 @@ def parse_calendar(form: MultiDict[str, str]) -> dict[str, Any]:
         closures = []
     timezone = form.get("timezone", "").strip()
     if not timezone:
-        errors["timezone"] = ["Enter a time zone, e.g. America/New_York."]
+        errors["timezone"] = [gettext("Enter a time zone, e.g. America/New_York.")]
     data = {
         "timezone": timezone or "UTC",
         "holiday_country": form.get("holiday_country", "").strip().upper() or None,

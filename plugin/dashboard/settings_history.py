@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from plugin.dashboard import db
+from plugin.dashboard.i18n import gettext, lazy_gettext
 from plugin.dashboard.settings_fields import FIELD_BY_NAME, WEEKDAYS, show_value
 from plugin.models import AuditEntry, Job, Organization
 from plugin.sla.config_changes import CONFIG_ENTITIES
@@ -28,12 +29,14 @@ class ChangeRow:
     changes: list[tuple[str, str, str]]  # (setting, before, after)
 
 
-ORG_ACTIONS = {"updated": "Organisation settings", "mail_settings_updated": "Mail settings",
-               "inbound_secret_rotated": "Inbound mail secret"}
-ORG_LABELS = {"name": "Name", "timezone": "Time zone", "holiday_country": "Holiday country",
-              "holiday_subdivision": "Holiday subdivision", "working_weekdays": "Working days",
-              "closures": "Closures", "sender_name": "Sender name", "sender_email": "From address",
-              "escalation_email": "Escalation address", "publicly_advertised": "Publicly advertised"}
+ORG_ACTIONS = {"updated": lazy_gettext("Organisation settings"), "mail_settings_updated": lazy_gettext("Mail settings"),
+               "inbound_secret_rotated": lazy_gettext("Inbound mail secret")}
+ORG_LABELS = {"name": lazy_gettext("Name"), "timezone": lazy_gettext("Time zone"),
+              "holiday_country": lazy_gettext("Holiday country"),
+              "holiday_subdivision": lazy_gettext("Holiday subdivision"), "working_weekdays": lazy_gettext("Working days"),
+              "closures": lazy_gettext("Closures"), "sender_name": lazy_gettext("Sender name"),
+              "sender_email": lazy_gettext("From address"), "escalation_email": lazy_gettext("Escalation address"),
+              "publicly_advertised": lazy_gettext("Publicly advertised")}
 
 
 def recent_changes(org: Organization, limit: int = RECENT_CHANGES) -> list[ChangeRow]:
@@ -47,14 +50,16 @@ def recent_changes(org: Organization, limit: int = RECENT_CHANGES) -> list[Chang
     rows = []
     for entry in entries:
         if entry.entity == "policy" and entry.entity_id == "organization":
-            what, missing = "Organisation policy", "default"
+            what, missing = gettext("Organisation policy"), "default"
         elif entry.entity == "policy":
             external = entry.entity_id.removeprefix("job:")
-            what, missing = f"Policy of job {titles.get(external, external)} ({external})", "inherited"
+            what = gettext("Policy of job %(job)s (%(id)s)", job=titles.get(external, external), id=external)
+            missing = "inherited"
         elif entry.entity == "job":
-            what, missing = f"Job {titles.get(entry.entity_id, entry.entity_id)} ({entry.entity_id})", "not said"
+            what = gettext("Job %(job)s (%(id)s)", job=titles.get(entry.entity_id, entry.entity_id), id=entry.entity_id)
+            missing = "not said"
         else:
-            what, missing = ORG_ACTIONS.get(entry.action, entry.action.replace("_", " ")), "none"
+            what, missing = str(ORG_ACTIONS.get(entry.action, entry.action.replace("_", " "))), "none"
         rows.append(ChangeRow(at=entry.at, who=entry.actor, what=what,
                               changes=_diff(entry.before or {}, entry.after or {}, missing)))
     return rows
@@ -73,24 +78,27 @@ def _diff(before: Mapping[str, Any], after: Mapping[str, Any], missing: str) -> 
 
 _ABSENT = object()
 DEFAULTS = DEFAULT_POLICY.to_dict()
+# What a value the audit entry does not hold means, by the kind of entity (the keys are not shown).
+MISSING_WORDS = {"default": lazy_gettext("default"), "inherited": lazy_gettext("inherited"),
+                 "not said": lazy_gettext("not said"), "none": lazy_gettext("none")}
 
 
 def _show_audited(key: str, value: Any, missing: str) -> str:
     if value is _ABSENT:
         if missing == "default" and key in FIELD_BY_NAME:
-            return f"{show_value(FIELD_BY_NAME[key].kind, DEFAULTS[key])} (default)"
-        return f"({missing})"
+            return gettext("%(value)s (default)", value=show_value(FIELD_BY_NAME[key].kind, DEFAULTS[key]))
+        return f"({MISSING_WORDS[missing]})"
     if key in FIELD_BY_NAME:
         return show_value(FIELD_BY_NAME[key].kind, value)
     if key == "working_weekdays" and isinstance(value, list):
-        return ", ".join(WEEKDAYS[d] for d in value if isinstance(d, int) and 0 <= d < 7)
+        return ", ".join(str(WEEKDAYS[d]) for d in value if isinstance(d, int) and 0 <= d < 7)
     if key == "closures" and isinstance(value, list):
         return "; ".join(f"{c.get('day')} {c.get('label') or ''}".strip() for c in value if isinstance(c, dict)) \
-            or "none"
+            or gettext("none")
     if key == "publicly_advertised" and value is None:
-        return "not said"
+        return gettext("not said")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if value is None:
-        return "not set"
+        return gettext("not set")
     return str(value)

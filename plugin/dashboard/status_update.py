@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, flash, redirect, request, url_for
 
 from plugin.dashboard import actor, bp, db, local_time, now, organization, viewer
+from plugin.dashboard.i18n import gettext
 from plugin.dashboard.timeline import application_page, visible_application
 from plugin.models import Role
 from plugin.sla.status_updates import StatusUpdateRefused, send_status_update
@@ -18,7 +19,7 @@ from plugin.sla.status_updates import StatusUpdateRefused, send_status_update
 def send_update(application_id: int) -> Any:
     who = viewer()
     if who.role is Role.VIEWER:
-        abort(403, description="Viewers can read the dashboard but not write to candidates.")
+        abort(403, description=gettext("Viewers can read the dashboard but not write to candidates."))
     app, _candidate, _job = visible_application(who, application_id)
     form = {"next_date": request.form.get("next_date", "").strip(), "note": request.form.get("note", "")}
     errors: dict[str, str] = {}
@@ -27,7 +28,7 @@ def send_update(application_id: int) -> Any:
         try:
             next_date = date.fromisoformat(form["next_date"])
         except ValueError:
-            errors["next_date"] = "Use a date such as 2026-12-18."
+            errors["next_date"] = gettext("Use a date such as 2026-12-18.")
     if not errors:
         org = organization()
         try:
@@ -38,7 +39,7 @@ def send_update(application_id: int) -> Any:
             errors[exc.field or "update"] = exc.message
         else:
             db().commit()
-            flash(f"The update is scheduled for {local_time(scheduled.send_at, ZoneInfo(org.timezone))} "
-                  "(the candidate's send window); it appears below once sent.", "info")
+            flash(gettext("The update is scheduled for %(when)s (the candidate's send window); it appears below "
+                          "once sent.", when=local_time(scheduled.send_at, ZoneInfo(org.timezone))), "info")
             return redirect(url_for("dashboard.application", application_id=application_id))
     return application_page(application_id, update_form=form, update_errors=errors), 400

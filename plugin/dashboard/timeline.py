@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 
 from plugin.dashboard import bp, db, local_time, now, organization, page, viewer
 from plugin.dashboard.ats_links import application_ats_link
+from plugin.dashboard.i18n import gettext, lazy_gettext
 from plugin.dashboard.scope import Viewer, visible_jobs
 from plugin.dashboard.timeline_entries import timeline_entries
 from plugin.models import (
@@ -44,6 +45,7 @@ from plugin.models import (
 )
 from plugin.notify.replies import reply_excerpt
 from plugin.reports import outcomes
+from plugin.web.numbers import ascii_int
 
 PAGE_SIZE = 50
 MAX_QUERY_LENGTH = 200
@@ -56,11 +58,11 @@ MESSAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data: htt
                "frame-ancestors 'self'")
 
 RUNG_LABELS = {
-    Rung.REMINDER_RECRUITER: "reminder to the recruiter",
-    Rung.REMINDER_HIRING_MANAGER: "reminder to the hiring manager",
-    Rung.AUTOPILOT: "autopilot status update (or escalation to talent ops)",
-    Rung.DEADLINE: "deadline (a breach is recorded)",
-    Rung.DONE: "nothing more",
+    Rung.REMINDER_RECRUITER: lazy_gettext("reminder to the recruiter"),
+    Rung.REMINDER_HIRING_MANAGER: lazy_gettext("reminder to the hiring manager"),
+    Rung.AUTOPILOT: lazy_gettext("autopilot status update (or escalation to talent ops)"),
+    Rung.DEADLINE: lazy_gettext("deadline (a breach is recorded)"),
+    Rung.DONE: lazy_gettext("nothing more"),
 }
 
 
@@ -93,22 +95,20 @@ class ListQuery:
 def _positive_int(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise ValueError(raw)
-    return int(raw)
+    return ascii_int(raw)  # ValueError for anything but ASCII digits within 64 bits
 
 
 def parse_list_query(args: Mapping[str, str]) -> ListQuery:
     query = ListQuery(q=(args.get("q") or "").strip(), status=(args.get("status") or "").strip(),
                       waiting=args.get("waiting") in ("1", "on", "true", "yes"))
     if len(query.q) > MAX_QUERY_LENGTH:
-        query.errors["q"] = f"Search for at most {MAX_QUERY_LENGTH} characters."
+        query.errors["q"] = gettext("Search for at most %(limit)s characters.", limit=MAX_QUERY_LENGTH)
     if query.status and query.status not in {s.value for s in ApplicationStatus}:
-        query.errors["status"] = "Choose one of the listed statuses."
+        query.errors["status"] = gettext("Choose one of the listed statuses.")
     try:
         query.before, query.after = _positive_int(args.get("before")), _positive_int(args.get("after"))
     except ValueError:
-        query.errors["page"] = "That page link is not valid; start again from the first page."
+        query.errors["page"] = gettext("That page link is not valid; start again from the first page.")
     return query
 
 
