@@ -1,8 +1,11 @@
 """Dashboard users: creation (CLI, tests), invitations (admin pages) and password hashing.
 
-Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile). An
-email address belongs to one user in the whole installation, so sign-in needs no organisation
-picker; addresses compare case-insensitively.
+Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile). A user
+belongs to one organisation, and an address is unique within an organisation only (compared
+case-insensitively): one person may hold accounts in several organisations, each with its own
+password, and an administrator learns nothing about other organisations' accounts when inviting.
+Sign-in checks the password against every account of the address (`accounts_matching`); the
+dashboard asks which organisation only when more than one matches.
 """
 
 from __future__ import annotations
@@ -75,8 +78,25 @@ def verify_password(user: User | None, password: str) -> bool:
     return True
 
 
-def user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+def user_by_email(session: Session, org_id: str, email: str) -> User | None:
+    """The organisation's user with this address, whatever its letter case."""
+    return session.scalar(select(User).where(User.org_id == org_id, func.lower(User.email) == email.strip().lower()))
+
+
+def accounts_matching(session: Session, email: str, password: str) -> list[User]:
+    """The accounts of this address, in any organisation, that may sign in and whose password this is.
+
+    Every candidate account is verified (one dummy verification when there is none), so an unknown
+    address costs as long as a wrong password. An address with accounts in several organisations
+    costs one verification each; that much is all the timing could tell.
+    """
+    candidates = session.scalars(
+        select(User).where(func.lower(User.email) == email.strip().lower(), User.disabled_at.is_(None),
+                           User.password_hash.is_not(None)).order_by(User.id)).all()
+    if not candidates:
+        verify_password(None, password)
+        return []
+    return [user for user in candidates if verify_password(user, password)]
 
 
 def parse_role(value: str) -> Role:
@@ -104,17 +124,17 @@ def clean_departments(values: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def _check_new_address(session: Session, email: str) -> None:
-    existing = user_by_email(session, email)
-    if existing is not None:
-        raise UserError(f"A user with the address {email} already exists; each address signs in to one "
-                        "organisation.", "email")
+def _check_new_address(session: Session, org: Organization, email: str) -> None:
+    """Only this organisation's users count: whether another organisation has the address is none of
+    this one's business, and must not stop it from inviting the person."""
+    if user_by_email(session, org.id, email) is not None:
+        raise UserError(f"A user with the address {email} already exists in this organisation.", "email")
 
 
 def create_user(session: Session, org: Organization, email: str, role: Role, *, password: str, now: datetime,
                 name: str | None = None, departments: Iterable[str] = ()) -> User:
     email = normalize_email(email)
-    _check_new_address(session, email)
+    _check_new_address(session, org, email)
     if (problem := password_problem(password)) is not None:
         raise UserError(problem, "password")
     user = User(org_id=org.id, email=email, name=clean_name(name), role=role,
@@ -129,7 +149,7 @@ def invite_user(session: Session, org: Organization, email: str, role: Role, *, 
                 departments: Iterable[str] = ()) -> tuple[User, str]:
     """Create a user without a password; returns it and the invitation token (shown once)."""
     email = normalize_email(email)
-    _check_new_address(session, email)
+    _check_new_address(session, org, email)
     token = secrets.token_urlsafe(32)
     user = User(org_id=org.id, email=email, role=role, departments=clean_departments(departments),
                 invite_token_hash=hash_token(token), invited_at=now, invite_expires_at=now + INVITATION_LIFETIME,

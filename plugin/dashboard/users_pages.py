@@ -130,7 +130,7 @@ def invite() -> Any:
         errors[exc.field or "email"] = str(exc)
     except IntegrityError:  # another admin invited the same address a moment ago
         session.rollback()
-        errors["email"] = f"A user with the address {form['email']} already exists."
+        errors["email"] = f"A user with the address {form['email']} already exists in this organisation."
     if errors:
         session.rollback()
         return _users_page(form=form, errors=errors, status=400)

@@ -21,16 +21,19 @@ class Role(StrEnum):
 class User(Base):
     """A dashboard user. Signs in with email and password (argon2id hash); one organisation each.
 
-    An email address belongs to one user in the whole installation, so signing in needs no
-    organisation picker. An invited user has an invitation token (only its SHA-256 is stored) and
-    no password until they accept.
+    An address is unique within an organisation, whatever its letter case; the same person may have
+    an account (and a password) in each of several organisations. An invited user has an invitation
+    token (only its SHA-256 is stored) and no password until they accept.
     """
 
     __tablename__ = "users"
     __table_args__ = (
         UniqueConstraint("org_id", "email"),
-        # Sign-in: look a user up by address, whatever its case.
-        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        # One account per address in an organisation, whatever its case (not across organisations:
+        # that told one organisation's admin who had an account at another, and let them squat it).
+        Index("uq_users_org_email_lower", "org_id", func.lower(text("email")), unique=True),
+        # Sign-in: every account of an address, in any organisation.
+        Index("ix_users_email_lower", func.lower(text("email"))),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

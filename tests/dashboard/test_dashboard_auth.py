@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner
 from conftest import Org
 from dashboard_support import PASSWORD, add_user, csrf_token, sign_in, submit
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from plugin import clock as clock_module
 from plugin import create_app, runtime
 from plugin.accounts.users import hash_password, invite_user, verify_password
+from plugin.dashboard.throttle import Throttle
 from plugin.db import Database
 from plugin.models import Organization, Role, User
 
@@ -147,6 +152,53 @@ def test_a_success_resets_the_address_counter(rt, client, app, admin):
     for _ in range(4):
         assert attempt(other, "boss@acme.example", "wrong password!!").status_code == 401
     assert attempt(other, "boss@acme.example", PASSWORD).status_code == 302  # 8 failures in all, 4 since success
+
+
+def test_successful_sign_ins_do_not_count_against_the_client(rt, app, admin):
+    """Colleagues behind one office address sign in all day: only failures use up the client's 20."""
+    office = {"environ_base": {"REMOTE_ADDR": "192.0.2.44"}}
+    for _ in range(20):
+        assert attempt(app.test_client(), "boss@acme.example", PASSWORD, **office).status_code == 302
+    assert attempt(app.test_client(), "someone@acme.example", "a wrong password", **office).status_code == 401
+
+
+def test_parallel_wrong_passwords_are_checked_no_more_than_the_limit(rt, app, clock, admin):
+    """Twelve wrong passwords at once, over real HTTP from twelve threads: only five are checked (401,
+    counted by the throttle), the rest are refused unchecked (429); then the right one is refused too."""
+    storm = 12
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        browsers = []
+        for _ in range(storm):
+            browser = requests.Session()
+            browser.trust_env = False  # straight to 127.0.0.1, whatever proxy the machine has
+            browsers.append((browser, csrf_token(browser.get(base + SIGN_IN).text)))
+        start = threading.Barrier(storm)
+
+        def guess(browser_and_token: tuple[requests.Session, str]) -> int:
+            browser, token = browser_and_token
+            start.wait()
+            return browser.post(base + SIGN_IN, allow_redirects=False, data={
+                "email": "boss@acme.example", "password": "a wrong password", "csrf_token": token}).status_code
+
+        with ThreadPoolExecutor(storm) as pool:
+            answers = sorted(pool.map(guess, browsers))
+        assert answers == [401] * 5 + [429] * (storm - 5)
+        assert Throttle(rt.redis, clock.now()).attempts("boss@acme.example") == 5
+
+        browser, token = browsers[0]
+        token = csrf_token(browser.get(base + SIGN_IN).text)
+        locked = browser.post(base + SIGN_IN, allow_redirects=False, data={
+            "email": "boss@acme.example", "password": PASSWORD, "csrf_token": token})
+        assert locked.status_code == 429
+        assert ("Too many failed sign-ins. Wait 15 minutes and try again, or ask an administrator to check your "
+                "account.") in locked.text
+    finally:
+        server.shutdown()
+    with rt.db.session() as session:
+        assert session.get(User, admin).last_sign_in_at is None
 
 
 # -- CSRF ------------------------------------------------------------------------------------------
