@@ -28,11 +28,11 @@ from plugin.accounts.users import (
 )
 from plugin.accounts.users import accept_invitation as set_invited_password
 from plugin.dashboard import SignedIn, bp, db, now, page
-from plugin.dashboard.i18n import gettext
+from plugin.dashboard.i18n import N_, gettext, ngettext
 from plugin.dashboard.throttle import Throttle
 from plugin.models import Organization, User
 
-GENERIC_FAILURE = "That email address and password do not match an account."
+GENERIC_FAILURE = N_("That email address and password do not match an account.")  # translated where shown
 # How long the organisation picker waits after a password matched several accounts.
 CHOICE_LIFETIME = timedelta(minutes=5)
 _CHOICE = "sign_in_choice"
@@ -76,12 +76,14 @@ def sign_in() -> Any:
     if request.method == "POST":
         password = request.form.get("password", "")
         if not email or not password:
-            error, status = "Enter your email address and your password.", 400
+            error, status = gettext("Enter your email address and your password."), 400
         elif wait := (reservation := _throttle().reserve(email, _client())).wait_seconds:
             # Counted before the password is checked: parallel guesses cannot all slip under the limit.
             minutes = max(1, round(wait / 60))
-            error = (f"Too many failed sign-ins. Wait {minutes} minute{'s' if minutes != 1 else ''} and try again, "
-                     "or ask an administrator to check your account.")
+            error = ngettext("Too many failed sign-ins. Wait %(num)d minute and try again, or ask an administrator "
+                             "to check your account.",
+                             "Too many failed sign-ins. Wait %(num)d minutes and try again, or ask an administrator "
+                             "to check your account.", minutes)
             status = 429
         else:
             matches = accounts_matching(db(), email, password)
@@ -91,7 +93,7 @@ def sign_in() -> Any:
                     return _signed_in_as(matches[0])
                 db().commit()  # a password rehash changes the fingerprint the choice is bound to
                 return _choice_page(matches)
-            error, status = GENERIC_FAILURE, 401
+            error, status = gettext(GENERIC_FAILURE), 401
     return page("dashboard/sign_in.html", email=email, error=error), status
 
 
@@ -131,7 +133,7 @@ def sign_out() -> Any:
             db().commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(gettext("You are signed out."), "info")
     return redirect(url_for("dashboard.sign_in"))
 
 
@@ -140,14 +142,15 @@ def accept_invitation(token: str) -> Any:
     session_db = db()
     user = user_for_invitation(session_db, token, now())
     if user is None:
-        return page("dashboard/error.html", status_title="Invitation not valid",
-                    message="This invitation link is not valid or has expired. Ask your administrator for a new one.",
+        return page("dashboard/error.html", status_title=gettext("Invitation not valid"),
+                    message=gettext("This invitation link is not valid or has expired. Ask your administrator for a "
+                                    "new one."),
                     code=404), 404
     errors: dict[str, str] = {}
     if request.method == "POST":
         password = request.form.get("password", "")
         if password != request.form.get("password_confirm", ""):
-            errors["password_confirm"] = "The two passwords are not the same."
+            errors["password_confirm"] = gettext("The two passwords are not the same.")
         else:
             try:
                 set_invited_password(user, password=password, name=request.form.get("name"))
@@ -157,7 +160,7 @@ def accept_invitation(token: str) -> Any:
             session_db.commit()
             logout_user()
             session.clear()
-            flash("Your account is ready. Sign in with your new password.", "info")
+            flash(gettext("Your account is ready. Sign in with your new password."), "info")
             return redirect(url_for("dashboard.sign_in"))
     invited_to = session_db.get(Organization, user.org_id)  # one address may be invited by several organisations
     return page("dashboard/invitation.html", invited=user, errors=errors,

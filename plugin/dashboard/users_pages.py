@@ -29,12 +29,13 @@ from plugin.accounts.users import (
 )
 from plugin.audit import audit
 from plugin.dashboard import actor, bp, db, local_time, now, organization, page, require_admin, viewer
+from plugin.dashboard.i18n import gettext, lazy_gettext
 from plugin.models import Organization, Role, User
 
 ROLE_CHOICES: tuple[tuple[str, str], ...] = (
-    (Role.ADMIN.value, "Administrator: sees and configures everything"),
-    (Role.MANAGER.value, "Manager: their departments and own requisitions"),
-    (Role.VIEWER.value, "Viewer: read-only, the whole organisation"),
+    (Role.ADMIN.value, lazy_gettext("Administrator: sees and configures everything")),
+    (Role.MANAGER.value, lazy_gettext("Manager: their departments and own requisitions")),
+    (Role.VIEWER.value, lazy_gettext("Viewer: read-only, the whole organisation")),
 )
 
 
@@ -49,12 +50,13 @@ class UserState:
 
 def user_state(user: User, at: datetime, zone: ZoneInfo) -> UserState:
     if user.disabled_at is not None:
-        return UserState("disabled", f"Disabled since {local_date(user.disabled_at, zone)}", "muted")
+        return UserState("disabled", gettext("Disabled since %(date)s", date=local_date(user.disabled_at, zone)), "muted")
     if user.password_hash:
-        return UserState("active", "Active", "good")
+        return UserState("active", gettext("Active"), "good")
     if user.invite_expires_at is not None and user.invite_expires_at >= at:
-        return UserState("invited", f"Invited (pending, expires {local_time(user.invite_expires_at, zone)})", "warn")
-    return UserState("invitation_expired", "Invitation expired", "bad")
+        return UserState("invited", gettext("Invited (pending, expires %(when)s)",
+                                               when=local_time(user.invite_expires_at, zone)), "warn")
+    return UserState("invitation_expired", gettext("Invitation expired"), "bad")
 
 
 def local_date(at: datetime, zone: ZoneInfo) -> str:
@@ -109,7 +111,7 @@ def _users_page(form: dict[str, str] | None = None, errors: dict[str, str] | Non
     at = now()
     rows = db().scalars(select(User).where(User.org_id == org.id).order_by(User.email)).all()
     listed = [(user, user_state(user, at, zone), local_time(user.last_sign_in_at, zone)) for user in rows]
-    return page("dashboard/users.html", title="Users", listed=listed, roles=ROLE_CHOICES,
+    return page("dashboard/users.html", title=gettext("Users"), listed=listed, roles=ROLE_CHOICES,
                 form=form or {"email": "", "role": Role.MANAGER.value, "departments": ""},
                 errors=errors or {}, lifetime_days=INVITATION_LIFETIME.days), status
 
@@ -130,7 +132,8 @@ def invite() -> Any:
         errors[exc.field or "email"] = str(exc)
     except IntegrityError:  # another admin invited the same address a moment ago
         session.rollback()
-        errors["email"] = f"A user with the address {form['email']} already exists in this organisation."
+        errors["email"] = gettext("A user with the address %(email)s already exists in this organisation.",
+                                  email=form["email"])
     if errors:
         session.rollback()
         return _users_page(form=form, errors=errors, status=400)
@@ -144,7 +147,7 @@ def _invitation_page(user: User, token: str, *, renewed: bool) -> Any:
     zone = _zone(organization())
     assert user.invite_expires_at is not None
     days = INVITATION_LIFETIME.days
-    return page("dashboard/users_invitation.html", title="Invitation link", invited=user, link=invitation_link(token),
+    return page("dashboard/users_invitation.html", title=gettext("Invitation link"), invited=user, link=invitation_link(token),
                 renewed=renewed, lifetime_days=days, expires=local_time(user.invite_expires_at, zone))
 
 
@@ -179,18 +182,19 @@ def change_role(user_id: int) -> Any:
         return _detail_page(user, errors={exc.field or "role": str(exc)}, form=form, status=400)
     if user.id == viewer().user_id and role != Role.ADMIN:
         return _detail_page(user, form=form, status=400, errors={
-            "role": "You cannot remove your own administrator role: another administrator must do it, so the "
-                    "organisation always keeps someone who can manage users."})
+            "role": gettext("You cannot remove your own administrator role: another administrator must do it, so "
+                            "the organisation always keeps someone who can manage users.")})
     before = snapshot(user)
     user.role, user.departments = role, departments
     after = snapshot(user)
     if after != before:
         audit(db(), user.org_id, "user", user.id, "role_changed", now(), actor(), before=before, after=after)
         db().commit()
-        flash(f"{user.email} is now {role.value}"
-              + (f" for {', '.join(departments)}." if departments else "."), "info")
+        flash(gettext("%(email)s is now %(role)s for %(departments)s.", email=user.email, role=role.value,
+                      departments=", ".join(departments)) if departments
+              else gettext("%(email)s is now %(role)s.", email=user.email, role=role.value), "info")
     else:
-        flash("Nothing changed.", "info")
+        flash(gettext("Nothing changed."), "info")
     return redirect(url_for("dashboard.user_detail", user_id=user.id))
 
 
@@ -200,14 +204,14 @@ def disable_user(user_id: int) -> Any:
     user = _org_user(user_id)
     if user.id == viewer().user_id:
         return _detail_page(user, status=400, errors={
-            "disable": "You cannot disable your own account: another administrator must do it."})
+            "disable": gettext("You cannot disable your own account: another administrator must do it.")})
     if user.disabled_at is None:
         before = snapshot(user)
         user.disabled_at = now()  # the session loader refuses disabled users: their sessions end now
         end_sessions(user)  # and stay ended if the user is enabled again
         audit(db(), user.org_id, "user", user.id, "disabled", now(), actor(), before=before, after=snapshot(user))
         db().commit()
-    flash(f"{user.email} is disabled and signed out everywhere.", "info")
+    flash(gettext("%(email)s is disabled and signed out everywhere.", email=user.email), "info")
     return redirect(url_for("dashboard.user_detail", user_id=user.id))
 
 
@@ -220,7 +224,7 @@ def enable_user(user_id: int) -> Any:
         user.disabled_at = None
         audit(db(), user.org_id, "user", user.id, "enabled", now(), actor(), before=before, after=snapshot(user))
         db().commit()
-    flash(f"{user.email} can sign in again.", "info")
+    flash(gettext("%(email)s can sign in again.", email=user.email), "info")
     return redirect(url_for("dashboard.user_detail", user_id=user.id))
 
 
@@ -230,10 +234,11 @@ def renew_invitation(user_id: int) -> Any:
     user = _org_user(user_id)
     if user.password_hash:
         return _detail_page(user, status=400, errors={
-            "invitation": "This user has already accepted their invitation and signs in with a password."})
+            "invitation": gettext("This user has already accepted their invitation and signs in with a password.")})
     if user.disabled_at is not None:
         return _detail_page(user, status=400, errors={
-            "invitation": "This user is disabled. Enable the account first, then create a new invitation link."})
+            "invitation": gettext("This user is disabled. Enable the account first, then create a new invitation "
+                                  "link.")})
     before = snapshot(user)
     token = secrets.token_urlsafe(32)
     at = now()
