@@ -12,10 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "mutants"))
 
+import dashboard_i18n  # noqa: E402
 import issue11  # noqa: E402
 import tenant  # noqa: E402
 
-MUTANTS = issue11.MUTANTS + tenant.MUTANTS
+MUTANTS = issue11.MUTANTS + tenant.MUTANTS + dashboard_i18n.MUTANTS
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m["name"] for m in MUTANTS])

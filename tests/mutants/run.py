@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import dashboard_i18n  # noqa: E402
 import issue11  # noqa: E402
 
 try:
@@ -34,7 +35,7 @@ try:
 except ImportError:  # pragma: no cover - the list is optional
     TENANT_MUTANTS = []
 
-ALL = issue11.MUTANTS + TENANT_MUTANTS
+ALL = issue11.MUTANTS + TENANT_MUTANTS + dashboard_i18n.MUTANTS
 
 
 def copy_tree(target: Path) -> None:
