@@ -1,0 +1,109 @@
+"""Fault injection: Redis goes down during ingest and comes back (issue 13, "Faults").
+
+The Redis here is the test's own, a real server started, stopped and started again by the test
+(never the machine's). While it is down: the API and an ATS webhook still answer 200 and store
+every event (the acknowledgement rests on the database alone), and a sweep tick fails without
+losing its claims. When a Redis is back: every stored event is applied once, every message is sent
+once, and nothing is sent twice, counted from the database and the outbox.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from ats_support import connect, fixture_bytes
+from conftest import START
+from helpers import interview_done, notifications, sent
+from sqlalchemy import func, select
+from standins.greenhouse import GreenhouseStandIn
+
+from plugin import runtime
+from plugin.ats.signing import hmac_sha256_hex
+from plugin.models import AtsDelivery, DeliveryState, InboundEvent, NotificationState
+from plugin.processes import run_worker, sweep_once
+from plugin.sla.sweep import REQUEUE_AFTER
+
+SECRET = "gh-webhook-secret-faults"
+
+
+class OwnRedis:
+    """A real Redis server of the test's own, pointed to by the runtime, that the test can stop."""
+
+    def __init__(self, rt: runtime.Runtime, root: Path) -> None:
+        self.rt, self.root, self.generation = rt, root, 0
+        self.server = None
+        self.start()
+
+    def start(self) -> None:
+        self.generation += 1
+        folder = self.root / f"redis-{self.generation}"
+        folder.mkdir()
+        self.server = runtime.start_embedded_redis(folder)
+        self.rt._redis = self.server
+
+    def stop(self) -> None:
+        runtime.stop_embedded_redis(self.server)
+
+
+@pytest.fixture
+def own_redis(rt: runtime.Runtime) -> Iterator[OwnRedis]:
+    original = rt._redis
+    root = Path(tempfile.mkdtemp(prefix="gl-faults-"))  # short: a Unix socket path is limited to 107 bytes
+    own = OwnRedis(rt, root)
+    yield own
+    try:
+        own.stop()
+    except Exception:  # noqa: BLE001 - already stopped by the test
+        pass
+    rt._redis = original
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def gh(org, vendor_env):  # type: ignore[no-untyped-def]
+    with GreenhouseStandIn() as harvest:
+        yield connect(org, "greenhouse", signing_secret=SECRET, credentials=harvest.credentials(),
+                      options=harvest.options(poll_interval_minutes=0))
+
+
+def _count(rt, model, *where) -> int:  # type: ignore[no-untyped-def]
+    with rt.db.session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_redis_down_during_ingest_loses_nothing_and_sends_once(org, rt, clock, gh, own_redis, outbox):
+    own_redis.stop()
+    # Ingest with Redis down: the API and a signed Greenhouse webhook are acknowledged and stored.
+    org.post(interview_done(START, app="a-1", candidate="c-1", interview="i-1"),
+             interview_done(START, app="a-2", candidate="c-2", interview="i-2"))
+    body = fixture_bytes("greenhouse", "reject_candidate.json")
+    answer = org.client.post(gh["webhook_path"], data=body, headers={
+        "Content-Type": "application/json", "Signature": f"sha256 {hmac_sha256_hex(SECRET, body)}",
+        "Greenhouse-Event-ID": "faults-1"})
+    assert answer.status_code == 200, answer.get_json()
+    assert _count(rt, InboundEvent, InboundEvent.org_id == org.id) == 2
+    assert _count(rt, AtsDelivery, AtsDelivery.state == DeliveryState.RECEIVED) == 1
+    # A tick while Redis is down claims the thank-you mails, cannot hand them to a worker, and fails.
+    with pytest.raises(Exception):  # noqa: B017 - whichever error redis-py raises for a dead server
+        sweep_once(rt, START)
+    claimed = notifications(rt.db, "next_steps")
+    assert len(claimed) == 2 and all(n.state is NotificationState.QUEUED for n in claimed)
+
+    own_redis.start()  # a Redis again (a fresh one: nothing it held before survives)
+    clock.set(START + REQUEUE_AFTER + timedelta(minutes=1))
+    for _ in range(3):  # the lost jobs are re-queued, the delivery is re-enqueued, a worker runs them
+        sweep_once(rt, clock.now())
+        if rt.queue.count:
+            run_worker(rt, burst=True, simple=True)
+        clock.advance(timedelta(minutes=3))
+    thanks = sent(rt.db, "next_steps")
+    assert sorted(n.candidate_id for n in thanks) == sorted({n.candidate_id for n in thanks})
+    assert len(thanks) == 2
+    assert _count(rt, AtsDelivery, AtsDelivery.state == DeliveryState.PROCESSED) == 1
+    assert _count(rt, InboundEvent, InboundEvent.org_id == org.id) == 3  # the webhook's event, once
+    assert len(outbox()) == len(sent(rt.db))  # one file per message sent: nothing went out twice
