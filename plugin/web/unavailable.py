@@ -1,15 +1,19 @@
-"""The database is down: every route answers 503 with Retry-After, quickly, instead of 500 or a hang.
+"""The database (or Redis) is down: every route answers 503 with Retry-After, quickly, not 500 or a hang.
 
 An ATS retries a webhook that got a 503 (all four do, with backoff), an API client reads
 Retry-After, and a person sees a page that says to try again shortly instead of a stack trace.
 Nothing was stored: the request's transaction never reached the database, or was rolled back.
 How quickly the answer comes is the engine's business (`plugin.db`: connect and statement timeouts).
+
+Ingest does not need Redis (a delivery whose job cannot be enqueued is picked up by the sweep), but
+a few routes do: signing in counts attempts there, and cannot let anyone in uncounted.
 """
 
 from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -21,6 +25,8 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
 MESSAGE = ("Ghostless cannot reach its database right now, so nothing was stored. "
            f"Please try again in {RETRY_AFTER_SECONDS} seconds.")
+REDIS_MESSAGE = ("Ghostless cannot reach Redis right now, so this request was not carried out. "
+                 f"Please try again in {RETRY_AFTER_SECONDS} seconds.")
 _MACHINE_PREFIXES = ("/api/", "/webhooks/", "/readyz")
 
 _PAGE = """<!doctype html>
@@ -28,8 +34,8 @@ _PAGE = """<!doctype html>
 <title>Briefly unavailable</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2328}</style>
 </head><body><h1>Briefly unavailable</h1>
-<p>This page cannot be shown right now because our database is not answering. Nothing you sent was lost
-or half-saved. Please try again in a minute.</p></body></html>
+<p>This page cannot be shown right now because a service it needs is not answering. Nothing you sent was
+lost or half-saved. Please try again in a minute.</p></body></html>
 """
 
 
@@ -54,11 +60,21 @@ def database_unreachable(exc: BaseException) -> bool:
 def install_unavailable_handler(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeoutError)
-    def _unavailable(exc: Exception):  # type: ignore[no-untyped-def]
+    def _database_unavailable(exc: Exception):  # type: ignore[no-untyped-def]
         if not database_unreachable(exc):
             raise exc
-        log.error("database unreachable on %s %s: %s", request.method, request.path, str(exc).splitlines()[0])
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        if request.path.startswith(_MACHINE_PREFIXES):
-            return error_response(503, MESSAGE, headers)
-        return Response(_PAGE, status=503, headers=headers, mimetype="text/html")
+        return _unavailable("database", exc, MESSAGE)
+
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    def _redis_unavailable(exc: Exception):  # type: ignore[no-untyped-def]
+        return _unavailable("Redis", exc, REDIS_MESSAGE)
+
+
+def _unavailable(what: str, exc: Exception, message: str) -> Response | tuple[Response, int]:
+    log.error("%s unreachable on %s %s: %s", what, request.method, request.path,
+              (str(exc).splitlines() or [type(exc).__name__])[0])
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.path.startswith(_MACHINE_PREFIXES):
+        return error_response(503, message, headers)
+    return Response(_PAGE, status=503, headers=headers, mimetype="text/html")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from ats_support import connect, fixture_bytes
 from conftest import START
+from dashboard_support import csrf_token
 from helpers import interview_done, notifications, sent
 from sqlalchemy import func, select
 from standins.greenhouse import GreenhouseStandIn
@@ -27,6 +28,7 @@ from plugin.ats.signing import hmac_sha256_hex
 from plugin.models import AtsDelivery, DeliveryState, InboundEvent, NotificationState
 from plugin.processes import run_worker, sweep_once
 from plugin.sla.sweep import REQUEUE_AFTER
+from plugin.web.unavailable import RETRY_AFTER_SECONDS
 
 SECRET = "gh-webhook-secret-faults"
 
@@ -107,3 +109,14 @@ def test_redis_down_during_ingest_loses_nothing_and_sends_once(org, rt, clock, g
     assert _count(rt, AtsDelivery, AtsDelivery.state == DeliveryState.PROCESSED) == 1
     assert _count(rt, InboundEvent, InboundEvent.org_id == org.id) == 3  # the webhook's event, once
     assert len(outbox()) == len(sent(rt.db))  # one file per message sent: nothing went out twice
+
+
+def test_signing_in_with_redis_down_is_refused_for_now_not_a_500(org, rt, own_redis):
+    """The throttle counts attempts in Redis: without it nobody may sign in uncounted, and is told why."""
+    own_redis.stop()
+    client = org.client.application.test_client()
+    page = client.get("/dashboard/sign-in")
+    answer = client.post("/dashboard/sign-in", data={"email": "ada@acme.example", "password": "whatever-it-is",
+                                                     "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert "Briefly unavailable" in answer.get_data(as_text=True)
