@@ -12,6 +12,7 @@ import logging
 
 from flask import Flask
 
+from plugin import keys
 from plugin.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MB: larger requests get 413 before they are read
@@ -41,7 +42,11 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
 
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        # Sessions and dashboard forms each get their own derived key; earlier keys still verify
+        # (Flask's SECRET_KEY_FALLBACKS; itsdangerous, under Flask-WTF, takes a list, the signing key last).
+        SECRET_KEY=keys.signing_key(settings, keys.DASHBOARD_SESSIONS),
+        SECRET_KEY_FALLBACKS=keys.fallback_keys(settings, keys.DASHBOARD_SESSIONS),
+        WTF_CSRF_SECRET_KEY=keys.verification_keys(settings, keys.DASHBOARD_FORMS),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,

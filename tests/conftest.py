@@ -40,6 +40,8 @@ from plugin.processes import run_worker, sweep_once  # noqa: E402
 from plugin.settings import HostPattern, Settings, normalize_database_url  # noqa: E402
 
 START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
+# Strong enough for Settings.from_env, which refuses weak keys (CLI tests pass it through the environment).
+TEST_SECRET_KEY = "test-secret-key-for-the-whole-suite-0123456789"
 
 
 def _own_back_end_per_xdist_worker() -> None:
@@ -125,7 +127,7 @@ def rt(database: Database, redis_connection: redis_lib.Redis, tmp_path: Path,
        clock: clock_module.FrozenClock) -> Iterator[runtime.Runtime]:
     _empty_tables(database)
     redis_connection.flushdb()
-    settings = Settings(instance_dir=tmp_path, outbox_dir=tmp_path / "outbox", secret_key="test-secret",
+    settings = Settings(instance_dir=tmp_path, outbox_dir=tmp_path / "outbox", secret_key=TEST_SECRET_KEY,
                         testing=True, redis_url=os.environ.get("GHOSTLESS_REDIS_URL", ""),
                         database_url=database.url)
     rt = runtime.Runtime(settings=settings, db=database, mail=OutboxProvider(tmp_path / "outbox", clock_module.now),

@@ -89,6 +89,7 @@ def test_secret_key_file_is_created_private_and_reused(tmp_path):
 
 
 def test_explicit_secret_key_writes_no_file(tmp_path):
-    settings = Settings.from_env({"GHOSTLESS_INSTANCE_DIR": str(tmp_path), "GHOSTLESS_SECRET_KEY": "s3cret"})
-    assert settings.ensure_secret_key().secret_key == "s3cret"
+    strong = "s3cret-long-enough-and-varied-0123456789"
+    settings = Settings.from_env({"GHOSTLESS_INSTANCE_DIR": str(tmp_path), "GHOSTLESS_SECRET_KEY": strong})
+    assert settings.ensure_secret_key().secret_key == strong
     assert not (tmp_path / "secret_key").exists()

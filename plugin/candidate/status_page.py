@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from plugin import clock
+from plugin import clock, keys
 from plugin.candidate.i18n import pick_language, translator
 from plugin.events.types import ApplicationRef, CandidateRef, CanonicalEvent, EventType, JobRef
 from plugin.models import (
@@ -347,7 +347,8 @@ class _ClockSigner(TimestampSigner):
 
 
 def _csrf_serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt=CSRF_SALT, signer=_ClockSigner)
+    return URLSafeTimedSerializer(keys.verification_keys(settings, keys.STATUS_PAGE_FORMS), salt=CSRF_SALT,
+                                  signer=_ClockSigner)
 
 
 def _bound_to(token: str) -> str:

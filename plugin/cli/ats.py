@@ -13,6 +13,7 @@ from plugin.ats import deliveries, polling
 from plugin.ats.secrets import SecretBox
 from plugin.ats.signing import body_hash
 from plugin.cli.common import build_runtime
+from plugin.cli.secrets import rotate_stored_secrets
 from plugin.models import AtsConnection, AtsDelivery, DeliveryKind, DeliveryState
 
 
@@ -134,17 +135,5 @@ def poll_command(connection_id: str) -> None:
 
 @ats.command("rekey")
 def rekey_command() -> None:
-    """Re-encrypt every stored ATS secret with the first key of GHOSTLESS_ENCRYPTION_KEYS."""
-    rt = build_runtime(upgrade_embedded=True)
-    box, count = SecretBox(rt.settings), 0
-    try:
-        with rt.db.session() as session:
-            for row in session.scalars(select(AtsConnection)):
-                for column in ("signing_secret", "previous_signing_secret", "credentials"):
-                    value = getattr(row, column)
-                    if value:
-                        setattr(row, column, box.rotate(value))
-                count += 1
-    finally:
-        rt.close()
-    click.echo(f"Re-encrypted the secrets of {count} connection(s).")
+    """Re-encrypt every stored ATS secret with the current key: the older name of `ghostless secrets rotate`."""
+    rotate_stored_secrets()

@@ -1,15 +1,17 @@
 """Private links to a candidate's status page: `/status/<token>`.
 
-The token is the application id signed with the secret key (itsdangerous, which Flask ships with),
-so it is unguessable and cannot be altered, and it carries its signing time: a link older than the
-retention period no longer opens (by then the candidate's data is anonymised anyway).
+The token is the application id signed with the status-link key (plugin/keys.py derives it from
+GHOSTLESS_SECRET_KEY; itsdangerous, which Flask ships with, signs), so it is unguessable and cannot be
+altered, and it carries its signing time: a link older than the retention period no longer opens (by
+then the candidate's data is anonymised anyway). Keys of previous secret keys, and links signed with
+the raw secret before per-purpose keys, still verify (plugin/keys.py says until when).
 """
 
 from __future__ import annotations
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from plugin import clock
+from plugin import clock, keys
 from plugin.settings import Settings
 
 SALT = "ghostless.status-page.v1"
@@ -23,7 +25,8 @@ class _ClockSigner(TimestampSigner):
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt=SALT, signer=_ClockSigner)
+    # A list of keys, the signing key last: itsdangerous signs with the last and verifies with any.
+    return URLSafeTimedSerializer(keys.verification_keys(settings, keys.STATUS_LINKS), salt=SALT, signer=_ClockSigner)
 
 
 def make_token(settings: Settings, application_id: int) -> str:
