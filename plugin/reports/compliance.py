@@ -49,6 +49,7 @@ from plugin.models import (
     Obligation,
     ObligationState,
 )
+from plugin.reports import N_
 from plugin.reports.metrics import candidate_label
 
 ONTARIO_DAYS = 45  # O. Reg. 476/24: within 45 days after the (last) interview
@@ -63,15 +64,16 @@ RECORDED_CONTACTS = ("contact", "ats_rejection", "job_closed", "hired")
 UNDELIVERABLE = tuple(status for status in DeliveryStatus if status.undeliverable)
 
 TOLD_HOW_LABELS = {
-    NotificationKind.STATUS_UPDATE.value: "status update",
-    NotificationKind.REJECTION.value: "rejection notice",
-    NotificationKind.JOB_CLOSED.value: "closing notice",
-    "contact": "contact recorded by the ATS",
-    "ats_rejection": "rejection sent by the ATS",
-    "hired": "hired",
+    NotificationKind.STATUS_UPDATE.value: N_("status update"),
+    NotificationKind.REJECTION.value: N_("rejection notice"),
+    NotificationKind.JOB_CLOSED.value: N_("closing notice"),
+    "contact": N_("contact recorded by the ATS"),
+    "ats_rejection": N_("rejection sent by the ATS"),
+    "hired": N_("hired"),
 }
 
-ESA_STATUSES = {"all": "All", "overdue": "Overdue", "not_yet": "Not yet told, inside 45 days", "told": "Told"}
+ESA_STATUSES = {"all": N_("All"), "overdue": N_("Overdue"), "not_yet": N_("Not yet told, inside 45 days"),
+                "told": N_("Told")}
 
 
 @dataclass

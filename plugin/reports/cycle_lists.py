@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from plugin.models import Application, Candidate, Job, Obligation, ObligationState, Rung
+from plugin.reports import N_
 from plugin.reports.metrics import Period, candidate_label, cohort, job_label, person_label
 from plugin.reports.outcomes import outcome_columns
 from plugin.sla.calendar import BusinessCalendar
@@ -20,13 +21,13 @@ from plugin.sla.policy import merge_policy
 AT_RISK_WORKING_DAYS = 2
 
 BREACH_REASONS = {
-    "forgotten": "nobody sent an update",
-    "undeliverable": "mail could not be delivered",
-    "autopilot_off": "autopilot is off for this job",
-    "late": "the update could not go out in time (the sweeper or a worker was late)",
-    "unknown": "a message may have gone out; the mail provider has not confirmed it yet",
+    "forgotten": N_("nobody sent an update"),
+    "undeliverable": N_("mail could not be delivered"),
+    "autopilot_off": N_("autopilot is off for this job"),
+    "late": N_("the update could not go out in time (the sweeper or a worker was late)"),
+    "unknown": N_("a message may have gone out; the mail provider has not confirmed it yet"),
 }
-LATE_ANSWER = "the update came after the deadline"
+LATE_ANSWER = N_("the update came after the deadline")
 
 RUNG_WORDS = {
     Rung.REMINDER_RECRUITER: "reminder to the recruiter",
