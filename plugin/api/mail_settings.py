@@ -4,14 +4,14 @@ GET   /api/v1/organization/mail                 locale, the URLs to paste into S
 PATCH /api/v1/organization/mail                 `locale`, `sendgrid_event_public_key` (null clears it)
 POST  /api/v1/organization/mail/inbound-secret  a new Inbound Parse password, shown once inside its URL
 
-Secrets never come back: the event verification key is shown as a fingerprint, the inbound password
+Secrets never come back: the event verification key is shown as a fingerprint (with who set it and
+when, which the proof of notice repeats beside every event the key verified), the inbound password
 only once (its SHA-256 is stored, which `plugin.mail.sendgrid_inbound` checks against the basic-auth
 password SendGrid sends).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 import secrets
@@ -31,6 +31,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 from plugin.api.common import current_org, db_session, now
 from plugin.audit import audit
 from plugin.events.fields import Locale
+from plugin.mail.sendgrid_events import key_fingerprint
 from plugin.models import Organization
 
 blp = Blueprint("mail_settings", __name__, url_prefix="/api/v1",
@@ -59,17 +60,6 @@ def event_key_problem(key: str) -> str | None:
         kind = f"an elliptic-curve key on {curve}" if curve else f"a {type(loaded).__name__.lstrip('_')}"
         return f"This is {kind}; SendGrid signs events with ECDSA on curve P-256 (secp256r1)."
     return None
-
-
-def key_fingerprint(key: str | None) -> str | None:
-    """Enough to recognise the configured key, never the key itself."""
-    if not key:
-        return None
-    try:
-        der = base64.b64decode(key)
-    except ValueError:
-        der = key.encode()
-    return "SHA256:" + hashlib.sha256(der).hexdigest()[:16]
 
 
 class EventPublicKey(fields.String):
@@ -107,6 +97,8 @@ class MailSettingsSchema(Schema):
     event_webhook_url = fields.String(metadata={"description": "Paste into SendGrid's Event Webhook settings"})
     event_public_key_set = fields.Boolean()
     event_public_key_fingerprint = fields.String(allow_none=True)
+    event_public_key_set_at = fields.DateTime(allow_none=True, metadata={"description": "When the key was set"})
+    event_public_key_set_by = fields.String(allow_none=True, metadata={"description": "Who set it (an API key)"})
     inbound_parse_url = fields.String(
         metadata={"description": "Inbound Parse destination, without its password (POST .../inbound-secret)"})
     inbound_secret_set = fields.Boolean()
@@ -129,6 +121,8 @@ def settings_of(org: Organization) -> dict[str, Any]:
         "event_webhook_url": _url(f"/webhooks/sendgrid/events/{org.id}"),
         "event_public_key_set": bool(org.sendgrid_event_public_key),
         "event_public_key_fingerprint": key_fingerprint(org.sendgrid_event_public_key),
+        "event_public_key_set_at": org.sendgrid_event_key_set_at,
+        "event_public_key_set_by": org.sendgrid_event_key_set_by,
         "inbound_parse_url": _url(f"/webhooks/sendgrid/inbound/{org.id}"),
         "inbound_secret_set": bool(org.sendgrid_inbound_secret_hash),
     }
@@ -152,8 +146,12 @@ class MailSettingsResource(MethodView):
         before = _audited(org)
         if "locale" in changes:
             org.locale = changes["locale"]
-        if "sendgrid_event_public_key" in changes:
-            org.sendgrid_event_public_key = changes["sendgrid_event_public_key"]
+        if "sendgrid_event_public_key" in changes and changes["sendgrid_event_public_key"] != \
+                org.sendgrid_event_public_key:
+            # Whoever sets the key can sign events: the proof names them beside each event it verified.
+            key = changes["sendgrid_event_public_key"]
+            org.sendgrid_event_public_key = key
+            org.sendgrid_event_key_set_at, org.sendgrid_event_key_set_by = (now(), g.actor) if key else (None, None)
         after = _audited(org)
         if after != before:
             audit(session, org.id, "organization", org.id, "mail_settings_updated", now(), g.actor,

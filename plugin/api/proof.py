@@ -76,6 +76,18 @@ class DeliveryEventOut(Schema):
     occurred_at = fields.DateTime()
     received_at = fields.DateTime()
     detail = fields.String(allow_none=True)
+    key_fingerprint = fields.String(allow_none=True, metadata={"description": "The key that verified the post"})
+    key_set_at = fields.DateTime(allow_none=True)
+    key_set_by = fields.String(allow_none=True)
+    key_set_after_sent = fields.Boolean(metadata={"description": "The key was set after the message was sent"})
+
+
+class RefusedEventOut(Schema):
+    event = fields.String()
+    occurred_at = fields.String(metadata={"description": "The time the event claimed (ISO 8601)"})
+    received_at = fields.DateTime()
+    reason = fields.String()
+    key_fingerprint = fields.String(allow_none=True)
 
 
 class MessageOut(Schema):
@@ -96,6 +108,11 @@ class MessageOut(Schema):
     delivery_status_at = fields.DateTime(allow_none=True)
     delivery_detail = fields.String(allow_none=True)
     delivered_at = fields.DateTime(allow_none=True)
+    sent_at_basis = fields.String(allow_none=True, metadata={"description": "What sent_at rests on"})
+    delivered_at_basis = fields.String(allow_none=True, metadata={"description": "What delivered_at rests on"})
+    delivered_at_warnings = fields.List(fields.String())
+    refused_events = fields.List(fields.Nested(RefusedEventOut),
+                                 metadata={"description": "Events not applied: their time was impossible"})
     cancelled_reason = fields.String(allow_none=True)
     subject = fields.String(allow_none=True)
     body_text = fields.String(allow_none=True)

@@ -1,7 +1,9 @@
 """GET /api/v1/replies: mail received through SendGrid Inbound Parse, for review.
 
 `unknown_sender` replies are the ones nobody was told about (no candidate matched the sender);
-`matched` ones are also on their application's timeline (GET /api/v1/applications/<id>).
+`held` ones came from a candidate's address but SendGrid's SPF and DKIM verdicts did not vouch for it
+(`held_reason` says so): nobody was told either, and they are on no timeline; `matched` ones are
+also on their application's timeline (GET /api/v1/applications/<id>).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class ReplySchema(Schema):
     candidate_id = fields.String(attribute="candidate_external_id", allow_none=True)
     forward_notification_id = fields.Integer(allow_none=True)
     ack_notification_id = fields.Integer(allow_none=True)
+    authentication = fields.String(allow_none=True, metadata={"description": "SendGrid's SPF and DKIM verdicts"})
+    held_reason = fields.String(allow_none=True, metadata={
+        "description": "Why a held reply was neither forwarded nor answered, e.g. 'held: failed SPF and DKIM ...'"})
 
 
 class ReplyDetailSchema(ReplySchema):

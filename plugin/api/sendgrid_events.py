@@ -3,8 +3,11 @@
 Order of checks, each with an answer that says what is wrong: 413 body over 1 MB -> 404 unknown
 organisation -> 403 no verification key configured -> 400 not UTF-8 -> 401 missing or bad signature
 (over the raw body exactly as received; nothing stored, a warning names the organisation) -> 400 not
-a JSON array of event objects (nothing stored) -> every event is stored once (`MailEvent`, deduplicated) and moves
-its notification's delivery status -> commit -> 200 with counts. SendGrid retries any other answer
+a JSON array of event objects (nothing stored) -> every event is stored once (`MailEvent`, deduplicated, with
+the fingerprint of the key that verified it and who set that key when) and moves its notification's
+delivery status, unless its time is impossible (before the message was handed to SendGrid, older than
+SendGrid's retry window, or in the future): then it is stored as refused, applied to nothing, logged
+and audited -> commit -> 200 with counts (`refused` among them). SendGrid retries any other answer
 for 24 hours, and a retry is harmless: duplicates change nothing.
 
 Thin: `plugin.mail.sendgrid_events` verifies and parses, `plugin.notify.delivery_events` applies.
@@ -22,7 +25,9 @@ from plugin.mail.sendgrid_events import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     BadEvents,
+    VerifyingKey,
     decode_body,
+    key_fingerprint,
     parse_events,
     signature_problem,
 )
@@ -47,6 +52,7 @@ def receive(org_id: str) -> Any:
         if org is None:
             return _error(404, "No such organisation. Copy the Event Webhook URL from GET /api/v1/organization/mail.")
         public_key = org.sendgrid_event_public_key
+        key_set = (org.sendgrid_event_key_set_at, org.sendgrid_event_key_set_by)
     if not public_key:
         return _error(403, f"This organisation does not accept SendGrid events yet: {CONFIGURE} "
                            "(the key SendGrid shows under Mail Settings > Event Webhook > Signature Verification).")
@@ -66,7 +72,8 @@ def receive(org_id: str) -> Any:
         events = parse_events(text)
     except BadEvents as exc:
         return _error(400, str(exc))
-    counts = record_with_retries(rt.db, org_id, events)
+    verified_by = VerifyingKey(key_fingerprint(public_key) or "", *key_set)
+    counts = record_with_retries(rt.db, org_id, events, verified_by)
     if counts is None:
         return _error(503, "Another process was changing the same records; SendGrid will retry this post.")
     return jsonify(counts), 200

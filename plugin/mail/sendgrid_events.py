@@ -4,8 +4,11 @@ Verification and parsing only: no database, no HTTP framework. The route
 (`plugin.api.sendgrid_events`) hands in the raw body and two header values; what the events do to
 notifications is `plugin.notify.delivery_events`.
 
-No timestamp tolerance: SendGrid re-posts events for up to 24 hours, and a replayed post of a
-genuinely signed body is a duplicate, which changes nothing.
+No tolerance on the signature's timestamp header: SendGrid re-posts events for up to 24 hours, and
+a replayed post of a genuinely signed body is a duplicate, which changes nothing. Each event's own
+time is checked instead (`timing_problem`): a `delivered` time becomes the proof-of-notice time, so
+an event that claims to have happened before the message was handed to SendGrid, longer ago than
+SendGrid ever retries, or in the future, is refused (stored as refused, applied to nothing).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -25,6 +28,14 @@ SIGNATURE_HEADER = EventWebhookHeader.SIGNATURE
 TIMESTAMP_HEADER = EventWebhookHeader.TIMESTAMP
 # Every refusal about the key tells the admin where to fix it (the route's 403 says the same).
 CONFIGURE = "configure the verification key with PATCH /api/v1/organization/mail"
+
+
+# Our clock and SendGrid's may disagree by this much (NTP keeps both within seconds), and our send
+# time is taken after SendGrid's 202, so its `processed` may precede it by the request's duration.
+CLOCK_SKEW = timedelta(minutes=5)
+# SendGrid retries a post "for up to 24 hours after the event occurs" (Event Webhook troubleshooting
+# docs), so an older event cannot come from SendGrid.
+RETRY_WINDOW = timedelta(hours=24)
 
 
 class BadEvents(ValueError):
@@ -76,6 +87,56 @@ def signature_problem(public_key: str, body: str, signature: str | None, timesta
     except TypeError:  # a key that loads but is not an elliptic-curve key
         return f"The verification key stored for this organisation is not an ECDSA key; {CONFIGURE}."
     return "The signature does not match the body (or the verification key is not this SendGrid account's)."
+
+
+def key_fingerprint(key: str | None) -> str | None:
+    """Enough to recognise a verification key, never the key itself ("SHA256:" + 16 hex digits of
+    the SHA-256 of its DER bytes)."""
+    if not key:
+        return None
+    try:
+        der = base64.b64decode(key)
+    except ValueError:
+        der = key.encode()
+    return "SHA256:" + hashlib.sha256(der).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class VerifyingKey:
+    """The key a post was verified with, and who set it when (None: set before that was recorded)."""
+
+    fingerprint: str
+    set_at: datetime | None
+    set_by: str | None
+
+
+# -- times -----------------------------------------------------------------------------------------
+
+
+def timing_problem(occurred_at: datetime, *, handed_over: datetime | None, now: datetime) -> str | None:
+    """Why an event's time cannot be true, or None.
+
+    `handed_over` is when we gave the message to SendGrid (our clock; None when the event matched no
+    message of ours). Events are about messages SendGrid already had, and reach us within its retry
+    window; anything else is forged, or another account's replay, and must not become proof."""
+    if handed_over is not None and occurred_at < handed_over - CLOCK_SKEW:
+        return (f"happened at {_iso(occurred_at)}, before the message was handed to SendGrid at "
+                f"{_iso(handed_over)} (more than {_minutes(CLOCK_SKEW)} of clock skew)")
+    if occurred_at < now - RETRY_WINDOW - CLOCK_SKEW:
+        return (f"happened at {_iso(occurred_at)}, more than {int(RETRY_WINDOW.total_seconds() // 3600)} hours "
+                f"before it arrived at {_iso(now)}; SendGrid retries for no longer than that")
+    if occurred_at > now + CLOCK_SKEW:
+        return (f"happened at {_iso(occurred_at)}, after it arrived at {_iso(now)} "
+                f"(more than {_minutes(CLOCK_SKEW)} of clock skew)")
+    return None
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{int(span.total_seconds() // 60)} minutes"
 
 
 # -- parsing ---------------------------------------------------------------------------------------

@@ -5,6 +5,15 @@ SendGrid posts every mail sent to the organisation's inbound address as multipar
 and the files `attachment1..N`). It cannot sign these posts, so the URL carries basic auth and we
 keep a SHA-256 of the secret.
 
+Sender authentication (`sender_authentication`): SendGrid checks SPF for the envelope sender and
+every DKIM signature, and posts its verdicts as `SPF` ("pass", "fail", "softfail", "neutral", "none",
+...) and `dkim` ("{@example.com : pass, @mailer.example : fail}", or "none"). A sender's address is
+authenticated when SPF passed for an envelope sender in the same domain, or a DKIM signature of that
+domain passed ("the same domain": equal, or one a subdomain of the other, as DMARC's relaxed
+alignment; without the public suffix list, so a two-label parent such as co.uk counts as a domain,
+which no one can sign for or send from). Anything else, including a post with neither field, is not:
+the From header is a line anyone can write.
+
 Verification and parsing only: no database, no HTTP framework's request. The route
 (`plugin.api.sendgrid_inbound`) hands in the Authorization header and the body stream; what a
 reply does (matched, stored, forwarded, acknowledged) is `plugin.notify.replies`.
@@ -54,6 +63,9 @@ class InboundMail:
     attachments: int
     message_id: str
     auto_submitted: bool  # an out-of-office or other automatic mail: never answered (RFC 3834)
+    spf: str | None = None  # SendGrid's SPF verdict, lower case ("pass", "softfail"...); None: not given
+    envelope_from: str | None = None  # the SMTP envelope sender: whose domain SPF checked
+    dkim: tuple[tuple[str, str], ...] = ()  # (signing domain, verdict) per signature SendGrid checked
 
 
 # -- verification ------------------------------------------------------------------------------------
@@ -148,6 +160,7 @@ def parse_form(form: Mapping[str, str], file_parts: int) -> InboundMail:
     if not text.strip():
         text = html_to_text(field("html") or "")
     return InboundMail(
+        spf=_spf(form.get("SPF")), envelope_from=_address(envelope_address) or None, dkim=_dkim(form.get("dkim")),
         from_email=addresses[0] if addresses else None,
         # An unreadable address is kept, cleaned, as the name: the reviewer still sees who it was.
         from_name=_clip(_one_line(_encoded_words(name or ("" if addresses else raw_from))), NAME_LIMIT),
@@ -158,6 +171,61 @@ def parse_form(form: Mapping[str, str], file_parts: int) -> InboundMail:
         message_id=_message_id(_header(headers, "Message-ID"), form),
         auto_submitted=_auto_submitted(_header(headers, "Auto-Submitted"), _header(headers, "Precedence")),
     )
+
+
+# -- sender authentication (SendGrid's SPF and DKIM verdicts) ----------------------------------------
+
+_DKIM_SIGNATURE = re.compile(r"@?([A-Za-z0-9.-]+)\s*:\s*([A-Za-z]+)")
+
+
+def _spf(raw: str | None) -> str | None:
+    """The verdict word ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")."""
+    words = (raw or "")[:200].split()
+    verdict = words[0].strip("()[]{},;:").lower() if words else ""
+    return verdict or None
+
+
+def _dkim(raw: str | None) -> tuple[tuple[str, str], ...]:
+    """'{@a.example : pass, @b.example : fail}' -> (("a.example", "pass"), ("b.example", "fail"))."""
+    return tuple((domain.lower().strip("."), verdict.lower())
+                 for domain, verdict in _DKIM_SIGNATURE.findall((raw or "")[:FIELD_SCAN_LIMIT]))[:20]
+
+
+def _domain(address: str | None) -> str | None:
+    domain = address.rpartition("@")[2].lower().strip(".") if address and "@" in address else ""
+    return domain or None
+
+
+def aligned(domain: str, sender_domain: str) -> bool:
+    """The same domain, or one a subdomain of the other (DMARC's relaxed alignment, approximately),
+    never through a shared top-level domain alone."""
+    if domain == sender_domain:
+        return True
+    shorter, longer = sorted((domain, sender_domain), key=len)
+    return "." in shorter and longer.endswith("." + shorter)
+
+
+@dataclass(frozen=True)
+class SenderAuthentication:
+    passed: bool
+    summary: str  # SendGrid's verdicts in words, e.g. "SPF pass for example.com; DKIM pass for example.com"
+    problem: str | None  # why `address` is not authenticated, for a person reviewing the mail
+
+
+def sender_authentication(mail: InboundMail, address: str | None) -> SenderAuthentication:
+    """Whether SendGrid's verdicts vouch for `address` (the address the mail was matched by)."""
+    spf_domain = _domain(mail.envelope_from)
+    spf = f"SPF {mail.spf}" + (f" for {spf_domain}" if spf_domain else "") if mail.spf else "no SPF verdict"
+    dkim = ", ".join(f"{verdict} for {domain}" for domain, verdict in mail.dkim)
+    summary = f"{spf}; " + (f"DKIM {dkim}" if dkim else "no DKIM signature")
+    sender = _domain(address)
+    if sender is None:
+        return SenderAuthentication(False, summary, "no sender address to authenticate")
+    if mail.spf == "pass" and spf_domain is not None and aligned(spf_domain, sender):
+        return SenderAuthentication(True, summary, None)
+    if any(verdict == "pass" and aligned(domain, sender) for domain, verdict in mail.dkim):
+        return SenderAuthentication(True, summary, None)
+    return SenderAuthentication(False, summary, f"failed SPF and DKIM for {sender} ({summary})")
 
 
 def _header(headers: Message, name: str) -> str:

@@ -67,6 +67,9 @@ class DeliveryStatus(StrEnum):
 class ReplyState(StrEnum):
     MATCHED = "matched"  # from a known candidate: on their timeline, forwarded
     UNKNOWN_SENDER = "unknown_sender"  # stored for review, not answered
+    # From a candidate's address but failing SPF and DKIM (`held_reason`): kept for review, never
+    # forwarded, answered or put on the timeline.
+    HELD = "held"
     ERASED = "erased"  # personal data removed
 
 
@@ -177,6 +180,14 @@ class MailEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     detail: Mapped[str | None] = mapped_column(Text)  # reason / response / bounce type
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # minus the recipient address after retention
+    # The key that verified the post, and who set it when (copied at receipt: a later key change
+    # does not rewrite what this event rests on). None: received before keys were recorded.
+    key_fingerprint: Mapped[str | None] = mapped_column(String(40))
+    key_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    key_set_by: Mapped[str | None] = mapped_column(String(200))
+    # Why the event was not applied (its time is impossible for the message, or far from now); a
+    # refused event is linked to no message and keeps no raw body.
+    refused_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CandidateReply(Base):
@@ -206,3 +217,6 @@ class CandidateReply(Base):
     message_id: Mapped[str | None] = mapped_column(String(300))  # the Message-ID header: dedupe of re-posts
     forward_notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
     ack_notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    # SendGrid's SPF and DKIM verdicts as received, e.g. "SPF pass for example.com; DKIM pass for example.com".
+    authentication: Mapped[str | None] = mapped_column(String(500))
+    held_reason: Mapped[str | None] = mapped_column(String(500))  # why a HELD reply was not acted on

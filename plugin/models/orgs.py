@@ -28,6 +28,9 @@ class Organization(Base):
     locale: Mapped[str] = mapped_column(String(35), default="en")  # internal mail; candidates' fallback
     # SendGrid Event Webhook verification key (base64 DER, as SendGrid shows it); None: events refused.
     sendgrid_event_public_key: Mapped[str | None] = mapped_column(Text)
+    # Who set that key and when: the proof of notice names them beside every event the key verified.
+    sendgrid_event_key_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sendgrid_event_key_set_by: Mapped[str | None] = mapped_column(String(200))
     # Inbound Parse: SHA-256 of the password in the URL SendGrid posts to (basic auth); None: refused.
     sendgrid_inbound_secret_hash: Mapped[str | None] = mapped_column(String(64))
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # overrides of DEFAULT_POLICY

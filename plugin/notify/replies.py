@@ -6,7 +6,11 @@ A mail that reached our Inbound Parse address (read by `plugin.mail.sendgrid_inb
 2. a known candidate's reply is stored on their application's timeline, forwarded to the recruiter
    (`reply_forward`, now) and, once per cycle while an obligation is open, acknowledged to the
    candidate (`reply_ack`, in their send window; it does not discharge the cycle);
-3. mail from anyone else is stored as `unknown_sender` for review: not answered, not forwarded.
+3. mail from anyone else is stored as `unknown_sender` for review: not answered, not forwarded;
+4. mail from a candidate's address that SendGrid's SPF and DKIM verdicts do not vouch for
+   (`sendgrid_inbound.sender_authentication`) is `held` for review with its reason: never forwarded,
+   never acknowledged, not on the application's timeline, so it is never the candidate's reply. It
+   keeps the candidate it claims to be from (`candidate_id`), so erasing them removes it too.
 Messages scheduled for "now" go out with the next sweep tick, like every other message.
 
 `reply_excerpt` shortens a stored reply for lists, timelines and forwards.
@@ -22,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.audit import audit
-from plugin.mail.sendgrid_inbound import InboundMail
+from plugin.mail.sendgrid_inbound import InboundMail, sender_authentication
 from plugin.models import (
     Application,
     ApplicationStatus,
@@ -64,15 +68,26 @@ def store_reply(session: Session, org: Organization, mail: InboundMail, now: dat
         CandidateReply.org_id == org.id, CandidateReply.message_id == mail.message_id).limit(1)).first()
     if existing is not None:
         return existing, True
-    app = find_application(session, org.id, mail.addresses)
+    found = find_application(session, org.id, mail.addresses)
+    app, address = found if found else (None, None)
+    verdict = sender_authentication(mail, address or mail.from_email)
     reply = CandidateReply(
         org_id=org.id, state=ReplyState.MATCHED if app else ReplyState.UNKNOWN_SENDER, received_at=now,
         candidate_id=app.candidate_id if app else None, application_id=app.id if app else None,
         from_email=mail.from_email, from_name=mail.from_name, subject=mail.subject, text=mail.text,
-        attachments=mail.attachments, message_id=mail.message_id,
+        attachments=mail.attachments, message_id=mail.message_id, authentication=verdict.summary[:500],
     )
+    if app is not None and not verdict.passed:
+        reply.state, reply.application_id = ReplyState.HELD, None
+        reply.held_reason = f"held: {verdict.problem}"[:500]
     session.add(reply)
     session.flush()
+    if reply.state is ReplyState.HELD:
+        audit(session, org.id, "candidate_reply", reply.id, "held", now, ACTOR,
+              after={"state": reply.state.value, "reason": reply.held_reason})
+        log.warning("org %s: reply %s from a candidate's address held for review, not forwarded or answered: %s",
+                    org.id, reply.id, reply.held_reason)
+        return reply, False
     if app is None:
         audit(session, org.id, "candidate_reply", reply.id, "received", now, ACTOR,
               after={"state": reply.state.value})
@@ -90,8 +105,9 @@ def store_reply(session: Session, org: Organization, mail: InboundMail, now: dat
     return reply, False
 
 
-def find_application(session: Session, org_id: str, addresses: tuple[str, ...]) -> Application | None:
-    """The application a mail from `addresses` is about, or None for an unknown sender.
+def find_application(session: Session, org_id: str, addresses: tuple[str, ...]) -> tuple[Application, str] | None:
+    """The application a mail from `addresses` is about and the address that matched, or None for
+    an unknown sender.
 
     The first address that belongs to a (not erased) candidate of this organisation wins; among
     their applications, one with an open obligation (someone is waiting for news) comes first,
@@ -108,7 +124,8 @@ def find_application(session: Session, org_id: str, addresses: tuple[str, ...]) 
             continue
         waiting = set(session.scalars(select(Obligation.application_id).where(
             Obligation.application_id.in_([a.id for a in apps]), Obligation.state == ObligationState.OPEN)))
-        return max(apps, key=lambda a: (a.id in waiting, a.status is ApplicationStatus.ACTIVE, _last_activity(a), a.id))
+        return max(apps, key=lambda a: (a.id in waiting, a.status is ApplicationStatus.ACTIVE, _last_activity(a),
+                                        a.id)), address
     return None
 
 

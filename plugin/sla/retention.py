@@ -156,8 +156,10 @@ def decision_reached_at(session: Session, candidate: Candidate) -> datetime | No
 
 
 def _scrub_unknown_senders(db: Database, cutoff: datetime, batch: int, dry_run: bool) -> int:
-    """Mail from addresses we could not match: kept for review, then scrubbed like a candidate's."""
-    unknown = and_(CandidateReply.state == ReplyState.UNKNOWN_SENDER, CandidateReply.received_at <= cutoff)
+    """Mail from addresses we could not match, or held for failing SPF and DKIM: kept for review, then
+    scrubbed like a candidate's."""
+    for_review = (ReplyState.UNKNOWN_SENDER, ReplyState.HELD)
+    unknown = and_(CandidateReply.state.in_(for_review), CandidateReply.received_at <= cutoff)
     if dry_run:
         with db.session() as session:
             return session.scalar(select(func.count()).select_from(CandidateReply).where(unknown)) or 0
@@ -173,8 +175,9 @@ def _scrub_unknown_senders(db: Database, cutoff: datetime, batch: int, dry_run: 
             session.execute(
                 update(CandidateReply)
                 .where(CandidateReply.id.in_([r.id for r in replies]),
-                       CandidateReply.state == ReplyState.UNKNOWN_SENDER)
-                .values(state=ReplyState.ERASED, from_email=None, from_name=None, subject=None, text=None)
+                       CandidateReply.state.in_(for_review))
+                .values(state=ReplyState.ERASED, from_email=None, from_name=None, subject=None, text=None,
+                        authentication=None, held_reason=None)
             )
             # A forward to a recruiter (or an answer) quotes the reply: its stored copy goes too.
             linked = {i for r in replies for i in (r.forward_notification_id, r.ack_notification_id) if i}

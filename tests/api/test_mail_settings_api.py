@@ -51,6 +51,8 @@ def test_get_shows_the_urls_to_paste_and_nothing_configured(org):
         "event_webhook_url": f"http://127.0.0.1:5000/webhooks/sendgrid/events/{org.id}",
         "event_public_key_set": False,
         "event_public_key_fingerprint": None,
+        "event_public_key_set_at": None,
+        "event_public_key_set_by": None,
         "inbound_parse_url": f"http://127.0.0.1:5000/webhooks/sendgrid/inbound/{org.id}",
         "inbound_secret_set": False,
     }
@@ -61,6 +63,8 @@ def test_event_key_is_stored_never_echoed_and_audited_by_fingerprint(org, rt):
     body = patch(org, {"sendgrid_event_public_key": key})
     assert body["event_public_key_set"] is True
     assert body["event_public_key_fingerprint"].startswith("SHA256:")
+    # Whoever sets the key can sign events: who and when are kept for the proof of notice.
+    assert body["event_public_key_set_by"].startswith("api-key:") and body["event_public_key_set_at"] is not None
     assert key not in str(body) and key not in str(org.get(URL))
     assert stored(rt, org).sendgrid_event_public_key == key
     [entry] = audits(rt, "mail_settings_updated")
@@ -70,7 +74,7 @@ def test_event_key_is_stored_never_echoed_and_audited_by_fingerprint(org, rt):
     assert key not in str(entry.after)
     # null clears it (events are then refused with 403).
     assert patch(org, {"sendgrid_event_public_key": None})["event_public_key_set"] is False
-    assert stored(rt, org).sendgrid_event_public_key is None
+    assert stored(rt, org).sendgrid_event_public_key is None and stored(rt, org).sendgrid_event_key_set_by is None
     assert len(audits(rt, "mail_settings_updated")) == 2
 
 

@@ -256,16 +256,18 @@ def test_unknown_org_unconfigured_org_bad_stored_key_and_oversized_body(org, rt,
 # -- storing and delivery status ------------------------------------------------------------------
 
 
-def test_events_are_stored_with_their_notification_and_delivered_is_the_proof_time(org, rt, tick, client, signer):
+def test_events_are_stored_with_their_notification_and_delivered_is_the_proof_time(org, rt, tick, clock, client,
+                                                                                   signer):
     n = next_steps_sent(org, rt, tick)
     delivered_at = utc(2026, 11, 2, 14, 0, 7)
+    clock.set(utc(2026, 11, 2, 15, 1))  # the open at 15:00 has happened
     answer = post(client, org.id, signer, [
         sg("processed", n, utc(2026, 11, 2, 14, 0, 1)),
         sg("delivered", n, delivered_at, response="250 2.0.0 OK"),
         sg("open", n, utc(2026, 11, 2, 15), useragent="Mail/1.0"),
         sg("delivered", None, delivered_at, message="someone-else"),  # other mail of the same account
     ])
-    assert answer == {"received": 4, "stored": 4, "duplicates": 0, "unmatched": 1}
+    assert answer == {"received": 4, "stored": 4, "duplicates": 0, "unmatched": 1, "refused": 0}
     n = row(rt, n.id)
     assert n.delivery_status is DeliveryStatus.DELIVERED and n.delivery_status_at == delivered_at
     assert n.delivered_at == delivered_at and n.delivery_detail == "delivered: 250 2.0.0 OK"
@@ -283,7 +285,8 @@ def test_duplicate_post_changes_nothing_even_with_new_sg_event_ids(org, rt, tick
     tick()
     before = snapshot(rt)
     outbox_before = len(notifications(rt.db))
-    assert post(client, org.id, signer, payload) == {"received": 2, "stored": 0, "duplicates": 2, "unmatched": 0}
+    assert post(client, org.id, signer, payload) == {"received": 2, "stored": 0, "duplicates": 2, "unmatched": 0,
+                                                     "refused": 0}
     # SendGrid's retries may carry a new sg_event_id for the same event.
     retried = [{**e, "sg_event_id": f"retry-{i}"} for i, e in enumerate(payload)]
     assert post(client, org.id, signer, retried)["duplicates"] == 2
@@ -297,8 +300,9 @@ def test_duplicate_post_changes_nothing_even_with_new_sg_event_ids(org, rt, tick
     assert len(notifications(rt.db, "delivery_failed")) == 1
 
 
-def test_events_out_of_order_keep_the_final_status_and_the_earliest_delivery(org, rt, tick, client, signer):
+def test_events_out_of_order_keep_the_final_status_and_the_earliest_delivery(org, rt, tick, clock, client, signer):
     n = next_steps_sent(org, rt, tick)
+    clock.set(utc(2026, 11, 2, 14, 30))  # every event below has happened
     first, later = utc(2026, 11, 2, 14, 5), utc(2026, 11, 2, 14, 9)
     post(client, org.id, signer, [sg("delivered", n, later, response="250 OK")])
     post(client, org.id, signer, [sg("deferred", n, utc(2026, 11, 2, 14, 20), response="421 try later",
@@ -333,12 +337,15 @@ def test_another_orgs_notification_is_never_touched(org, rt, tick, client, signe
     assert row(rt, n.id).delivery_status is None
 
 
-def test_internal_mail_that_bounces_is_recorded_never_escalated(org, rt, tick, client, signer):
+def test_internal_mail_that_bounces_tells_the_lead_and_never_puts_the_cycle_at_risk(org, rt, tick, client, signer):
     autopilot_update_sent(org, rt, tick)
     [reminder] = sent(rt.db, "reminder_recruiter")
     post(client, org.id, signer, [bounce(reminder, utc(2026, 11, 16, 14, 5))])
     assert row(rt, reminder.id).delivery_status is DeliveryStatus.BOUNCE
-    assert notifications(rt.db, "delivery_failed") == []
+    # The talent-ops lead is told which address failed, once (README "Internal mail that reaches
+    # nobody"); the recruiter is not, and the candidate's cycle is not at risk.
+    [told] = notifications(rt.db, "delivery_failed")
+    assert told.recipient_email == "talent-ops@acme.example" and told.context["failed_internal"] is True
     assert not any(ob.at_risk for ob in obligations(rt.db))
 
 
@@ -425,6 +432,7 @@ def test_bounce_then_delivered_is_not_left_undeliverable(org, rt, tick, clock, c
     clock.advance(timedelta(minutes=1))
     post(client, org.id, signer, [bounce(update_, AUTOPILOT_AT + timedelta(seconds=30), type="blocked")])
     assert obligations(rt.db)[0].at_risk
+    clock.advance(timedelta(minutes=20))
     post(client, org.id, signer, [sg("delivered", update_, AUTOPILOT_AT + timedelta(minutes=20))])
     n = row(rt, update_.id)
     assert n.delivery_status is DeliveryStatus.DELIVERED and n.delivered_at == AUTOPILOT_AT + timedelta(minutes=20)
