@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.exc import IntegrityError
 from test_dashboard_auth import accept, attempt, cli, cli_users, error_of, invite_through_page  # noqa: F401
 
+from plugin.accounts.users import hash_password
 from plugin.db import Database
 from plugin.migrate import alembic_config, upgrade
 from plugin.models import User
@@ -121,6 +122,13 @@ def test_the_picker_offers_only_the_accounts_just_verified_and_only_for_five_min
     late = choose(person, picker, offered(picker)["Acme"])
     assert late.status_code == 302 and person.get("/dashboard/").status_code == 302
     assert "That sign-in took too long. Sign in again." in person.get(SIGN_IN).get_data(as_text=True)
+
+    picker = attempt(person, SHARED, PASSWORD)
+    with rt.db.session() as session:  # the password changed after it was checked: that choice is gone
+        session.get(User, int(offered(picker)["Beta"])).password_hash = hash_password(OTHER_PASSWORD)
+        session.commit()
+    changed = choose(person, picker, offered(picker)["Beta"])
+    assert changed.status_code == 302 and person.get("/dashboard/").status_code == 302
 
     fresh = app.test_client()  # a choice without a verified password behind it is no choice at all
     page = fresh.get(SIGN_IN)

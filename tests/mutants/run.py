@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dashboard_i18n  # noqa: E402
 import issue11  # noqa: E402
+import issue13_sign_in  # noqa: E402
 
 try:
     import tenant  # noqa: E402  # written with the tenant isolation test
@@ -35,7 +36,7 @@ try:
 except ImportError:  # pragma: no cover - the list is optional
     TENANT_MUTANTS = []
 
-ALL = issue11.MUTANTS + TENANT_MUTANTS + dashboard_i18n.MUTANTS
+ALL = issue11.MUTANTS + TENANT_MUTANTS + dashboard_i18n.MUTANTS + issue13_sign_in.MUTANTS
 
 
 def copy_tree(target: Path) -> None:
