@@ -160,7 +160,8 @@ def erase_candidate(session: Session, candidate: Candidate, *, now: datetime, ac
     session.execute(update(InboundEvent).where(*mine).values(raw=None, canonical=None))
     session.execute(
         update(CandidateReply).where(CandidateReply.candidate_id == candidate.id)
-        .values(state=ReplyState.ERASED, from_email=None, from_name=None, subject=None, text=None)
+        .values(state=ReplyState.ERASED, from_email=None, from_name=None, subject=None, text=None,
+                authentication=None, held_reason=None)
     )
     # Delivery events stay as proof (what happened, when); the raw event names the address.
     sent = select(Notification.id).where(Notification.candidate_id == candidate.id)
