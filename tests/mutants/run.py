@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dashboard_i18n  # noqa: E402
 import issue11  # noqa: E402
+import issue13_proof  # noqa: E402
 import issue13_sign_in  # noqa: E402
 
 try:
@@ -36,7 +37,8 @@ try:
 except ImportError:  # pragma: no cover - the list is optional
     TENANT_MUTANTS = []
 
-ALL = issue11.MUTANTS + TENANT_MUTANTS + dashboard_i18n.MUTANTS + issue13_sign_in.MUTANTS
+ALL = (issue11.MUTANTS + TENANT_MUTANTS + dashboard_i18n.MUTANTS + issue13_sign_in.MUTANTS
+       + issue13_proof.MUTANTS)
 
 
 def copy_tree(target: Path) -> None:
