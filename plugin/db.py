@@ -134,5 +134,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # freed space is zeroed: erased data leaves the file
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -15,9 +15,10 @@ from werkzeug.serving import make_server
 
 from plugin import clock, create_app
 from plugin.ats import deliveries, polling
+from plugin.mail import outbox
 from plugin.notify.dispatch import dispatch
 from plugin.runtime import Runtime
-from plugin.sla import retention
+from plugin.sla import erasure, retention
 from plugin.sla.sweep import SweepReport, sweep
 
 if TYPE_CHECKING:
@@ -32,10 +33,12 @@ class TickReport(SweepReport):
 
     anonymized: int = 0  # candidates whose retention period ended (plugin.sla.retention)
     replies_anonymized: int = 0  # unknown-sender replies scrubbed after the same period
+    mail_files_removed: int = 0  # .eml copies of erased people's mail left behind by their erasure
 
     def summary(self) -> str:
         return (f"{super().summary()}; retention: candidates anonymised {self.anonymized}, "
-                f"unknown-sender replies scrubbed {self.replies_anonymized}")
+                f"unknown-sender replies scrubbed {self.replies_anonymized}"
+                + (f"; erased people's outbox files removed {self.mail_files_removed}" if self.mail_files_removed else ""))
 
 
 def sweep_once(rt: Runtime, at: datetime | None = None) -> TickReport:
@@ -49,7 +52,25 @@ def sweep_once(rt: Runtime, at: datetime | None = None) -> TickReport:
                                          lambda ids: polling.dispatch(queue, ids))
     expired = retention.anonymize_due(rt.db, now, rt.settings.retention_days)
     report.anonymized, report.replies_anonymized = expired.candidates, expired.replies
+    report.mail_files_removed = remove_erased_mail_files(rt)
     return report
+
+
+def remove_erased_mail_files(rt: Runtime) -> int:
+    """Sweep step: .eml files of erased people's mail that their erasure could not remove (a file
+    that was busy, or one a worker wrote while the erasure committed). Reads the outbox folder's
+    names, asks the database which belong to erased people, removes those."""
+    present: set[int] = set()
+    for folder in rt.mail_copy_directories():
+        present |= outbox.message_ids(folder)
+    if not present:
+        return 0
+    with rt.db.session() as session:
+        erased = erasure.erased_among(session, present)
+    if not erased:
+        return 0
+    left = rt.remove_mail_copies(erased)
+    return len(erased - left)
 
 
 def sweeper_loop(rt: Runtime, stop: threading.Event) -> None:
@@ -58,7 +79,7 @@ def sweeper_loop(rt: Runtime, stop: threading.Event) -> None:
         try:
             report = sweep_once(rt)
             if (report.queued or report.rungs or report.interviews_ended or report.ats_polls or report.anonymized
-                    or report.replies_anonymized):
+                    or report.replies_anonymized or report.mail_files_removed):
                 log.info("sweep: %s", report.summary())
         except Exception:  # noqa: BLE001 - a failed tick is logged; the next one retries
             log.exception("sweep tick failed")

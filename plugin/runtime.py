@@ -12,7 +12,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +21,18 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from plugin import clock
 from plugin.db import Database
+from plugin.mail import outbox
 from plugin.mail.base import MailProvider
 from plugin.mail.outbox import OutboxProvider
 from plugin.mail.sendgrid import SendGridProvider
 from plugin.notify.render import TemplateRenderer
 from plugin.settings import Settings
+from plugin.sla import erasure
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,44 @@ class Runtime:
     @property
     def queue(self) -> Queue:
         return Queue(self.settings.queue_name, connection=self.redis)
+
+    def mail_copy_directories(self) -> set[Path]:
+        """Where .eml copies of mail may be: the configured outbox, and the running provider's folder."""
+        folders = {Path(self.settings.resolved_outbox_dir)}
+        if isinstance(self.mail, OutboxProvider):
+            folders.add(Path(self.mail.directory))
+        return folders
+
+    def remove_mail_copies(self, notification_ids: Collection[int]) -> set[int]:
+        """Delete the .eml copies of these notifications; the ids whose file could not be removed."""
+        left: set[int] = set()
+        for folder in self.mail_copy_directories():
+            left |= outbox.remove_messages(folder, notification_ids)
+        if left:
+            log.warning("erasure: %d outbox files could not be removed yet; the sweep tries again", len(left))
+        return left
+
+    def forget_send_jobs(self, notification_ids: Collection[int]) -> int:
+        """Delete the finished and failed RQ jobs that sent these notifications: a job carries only
+        the id, but a result can quote what the provider refused ("failed: invalid recipient address
+        ..."). Finished results expire after 10 minutes anyway; failed jobs are kept for 7 days."""
+        if self.settings.uses_embedded_redis and self._redis is None:
+            return 0  # this process never started the embedded Redis: no job of its own is there
+        queue = self.queue
+        wanted = set(notification_ids)
+        job_ids = [*FinishedJobRegistry(queue=queue).get_job_ids(), *FailedJobRegistry(queue=queue).get_job_ids()]
+        forgotten = 0
+        for job in Job.fetch_many(job_ids, connection=self.redis):
+            if job is not None and job.func_name.endswith(".send_notification") and job.args \
+                    and job.args[0] in wanted:
+                job.delete()
+                forgotten += 1
+        return forgotten
+
+    def forget_erased_mail(self, notification_ids: Collection[int]) -> None:
+        """After an erasure commits (plugin.sla.erasure): the .eml copies, then the send jobs."""
+        self.remove_mail_copies(notification_ids)
+        self.forget_send_jobs(notification_ids)
 
     def close(self) -> None:
         """Release connections; stop the embedded Redis this process started. Safe to call twice."""
@@ -199,11 +241,14 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 def install(runtime: Runtime | None) -> None:
     global _current
     _current = runtime
+    # Once an erasure commits, the .eml copies and send jobs of the person's mail go too (plugin.sla.erasure).
+    erasure.forget_outside_copies_with(runtime.forget_erased_mail if runtime is not None else None)
 
 
 def current() -> Runtime:
     """The process's runtime; an RQ worker started by `rq` itself builds one from the environment."""
     global _current
     if _current is None:
-        _current = build(Settings.from_env().ensure_secret_key())
+        install(build(Settings.from_env().ensure_secret_key()))
+    assert _current is not None
     return _current

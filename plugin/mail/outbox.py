@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.policy
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from email import headerregistry
 from email.errors import HeaderParseError
@@ -187,3 +187,35 @@ def read_outbox(directory: Path) -> list[EmailMessage]:
     if not directory.is_dir():
         return []
     return [_parse(path) for path in sorted(directory.glob("*.eml"))]
+
+
+def _id_of(path: Path) -> int | None:
+    number, _, _ = path.name.partition("-")
+    return int(number) if number.isascii() and number.isdigit() else None
+
+
+def message_ids(directory: Path) -> set[int]:
+    """The notification ids whose .eml files are in the outbox."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return set()
+    return {i for i in map(_id_of, directory.glob("*.eml")) if i is not None}
+
+
+def remove_messages(directory: Path, notification_ids: Collection[int]) -> set[int]:
+    """Delete the .eml files of these notifications (their person was erased). Returns the ids whose
+    file is still there (it could not be removed): the sweep tries again."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return set()
+    wanted = set(notification_ids)
+    left: set[int] = set()
+    for path in directory.glob("*.eml"):
+        notification_id = _id_of(path)
+        if notification_id not in wanted:
+            continue
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            left.add(notification_id)  # type: ignore[arg-type]  # in `wanted`, so not None
+    return left

@@ -27,16 +27,13 @@ from plugin.events.types import CandidateRef, CanonicalEvent, ErasureReason, Eve
 from plugin.models import (
     Application,
     ApplicationStatus,
-    AtsDelivery,
     Candidate,
-    CandidateReply,
     InboundEvent,
-    MailEvent,
     Notification,
     Organization,
-    ReplyState,
 )
-from plugin.sla import ledger_decisions, ledger_interviews, ledger_jobs, obligations
+from plugin.sla import erasure, ledger_decisions, ledger_interviews, ledger_jobs, obligations
+from plugin.sla.erasure_deliveries import scrub_deliveries  # noqa: F401 - the ATS job's import
 from plugin.sla.ledger_context import APPLIED, EventContext, Outcome, ignored, is_erased
 from plugin.sla.obligations import cancel_unsent, open_obligation
 
@@ -148,24 +145,8 @@ def erase_candidate(session: Session, candidate: Candidate, *, now: datetime, ac
         current = open_obligation(app)
         if current is not None:
             obligations.close(current, reason="erased", now=now, actor=actor)
-    session.execute(
-        update(Notification).where(Notification.candidate_id == candidate.id)
-        .values(recipient_email=None, recipient_name=None, subject=None, body_text=None, body_html=None, context={})
-    )
-    mine = (InboundEvent.org_id == org.id, InboundEvent.candidate_external_id == candidate.external_id)
-    # ATS deliveries are kept raw for replay; the ones that spoke of this person lose their bodies.
-    delivery_ids = {raw["ats_delivery_id"] for raw in session.scalars(select(InboundEvent.raw).where(*mine))
-                    if isinstance(raw, dict) and "ats_delivery_id" in raw}
-    scrub_deliveries(session, delivery_ids)
-    session.execute(update(InboundEvent).where(*mine).values(raw=None, canonical=None))
-    session.execute(
-        update(CandidateReply).where(CandidateReply.candidate_id == candidate.id)
-        .values(state=ReplyState.ERASED, from_email=None, from_name=None, subject=None, text=None,
-                authentication=None, held_reason=None)
-    )
-    # Delivery events stay as proof (what happened, when); the raw event names the address.
-    sent = select(Notification.id).where(Notification.candidate_id == candidate.id)
-    session.execute(update(MailEvent).where(MailEvent.notification_id.in_(sent)).values(raw=None))
+    # Every other copy of their data (messages, replies, raw deliveries, the audit trail, files).
+    erasure.erase_personal_data(session, candidate, erasure.traces_of(session, candidate), now=now)
     _clear_personal_data(candidate)
     candidate.erased_at, candidate.erasure_reason = now, reason
     audit(session, org.id, "candidate", candidate.id, "erased", now, actor, after={"reason": reason})
@@ -177,13 +158,6 @@ PERSONAL_FIELDS = ("name", "email", "locale", "timezone", "holiday_country", "ho
 def _clear_personal_data(candidate: Candidate) -> None:
     for field in PERSONAL_FIELDS:
         setattr(candidate, field, None)
-
-
-def scrub_deliveries(session: Session, delivery_ids: set[int]) -> None:
-    """Remove the raw bodies (and headers) of ATS deliveries that carried an erased person's data."""
-    if delivery_ids:
-        session.execute(update(AtsDelivery).where(AtsDelivery.id.in_(delivery_ids))
-                        .values(body=None, headers={}, error=None))
 
 
 _HANDLERS: dict[EventType, Handler] = {
