@@ -73,6 +73,7 @@ REFUSED_URLS = [
     "https://[::1]:8080/",  # IPv6 loopback
     "http://localhost:5432/",
     "http://harvest.greenhouse.io/v3",  # a vendor host, but not https
+    "http://harvest.greenhouse.io:443/v3",  # not https, even on https's port
     "https://harvest.greenhouse.io:8443/",  # a vendor host on another port
     "https://harvest.greenhouse.io.attacker.example/",  # a look-alike
     "https://harvest.greenhouse.io@169.254.169.254/",  # user info hiding the real host
