@@ -24,7 +24,13 @@ from plugin.events.fields import Locale
 from plugin.mail.base import clean_header_text
 from plugin.models import NotificationKind, Organization, TemplateOverride
 from plugin.notify.compose import DEFAULT_SENDER_EMAIL
-from plugin.notify.render import Override, TemplateError, TemplateRenderer, normalize_locale
+from plugin.notify.render import (
+    Override,
+    TemplateError,
+    TemplateLimitError,
+    TemplateRenderer,
+    normalize_locale,
+)
 from plugin.notify.samples import sample_context
 
 blp = Blueprint("templates", __name__, url_prefix="/api/v1",
@@ -113,6 +119,11 @@ def _find(session: Any, org_id: str, kind: NotificationKind, locale: str) -> Tem
         TemplateOverride.org_id == org_id, TemplateOverride.kind == kind, TemplateOverride.locale == locale))
 
 
+def _field(exc: TemplateLimitError) -> str:
+    """The override field a limit error comes from: the HTML part is built from the body."""
+    return "subject" if exc.part == "subject" else "body"
+
+
 def check_override(renderer: TemplateRenderer, kind: NotificationKind, locale: str, override: Override,
                    context: dict[str, Any]) -> None:
     """Refuse (422) a subject or body that uses unknown variables or does not render."""
@@ -130,6 +141,10 @@ def check_override(renderer: TemplateRenderer, kind: NotificationKind, locale: s
                       f"Unknown variable(s): {', '.join(unknown)}. Available: {', '.join(sorted(context))}."]}})
     try:
         rendered = renderer.render(kind.value, locale, context, override)
+    except TemplateLimitError as exc:
+        field = _field(exc)
+        abort(422, message=f"The {field} template goes past a rendering limit ({exc.limit}); nothing was changed.",
+              errors={"json": {field: [str(exc)]}})
     except TemplateError as exc:
         abort(422, message="The template does not render; nothing was changed.", errors={"json": {"body": [str(exc)]}})
     if not rendered.subject.strip():
@@ -219,6 +234,13 @@ class TemplateOverrideResource(MethodView):
 @blp.route("/templates/<kind>/preview")
 class TemplatePreview(MethodView):
     @blp.arguments(PreviewQuerySchema, location="query")
+    # `format=html` and `format=text` answer the message itself, not JSON: documented, so the document
+    # and the answer agree (a client generated from it expects exactly these types).
+    @blp.doc(summary="Preview a message", responses={"200": {
+        "description": "JSON by default; with `format=html` the HTML part itself, with `format=text` the text part.",
+        "content": {"application/json": {"schema": PreviewSchema},
+                    "text/html": {"schema": {"type": "string"}},
+                    "text/plain": {"schema": {"type": "string"}}}}})
     @blp.response(200, PreviewSchema)
     def get(self, query: dict[str, Any], kind: str) -> Any:
         session = db_session()
@@ -231,6 +253,9 @@ class TemplatePreview(MethodView):
         override = Override(subject=row.subject, body=row.body, signature=row.signature) if row else None
         try:
             rendered = renderer.render(message_kind.value, resolved, _sample(org, message_kind, resolved), override)
+        except TemplateLimitError as exc:
+            abort(422, message=f"This template goes past a rendering limit: {exc}",
+                  errors={"json": {_field(exc): [str(exc)]}})
         except TemplateError as exc:
             abort(422, message=f"This template does not render: {exc}")
         if query["format"] == "html":

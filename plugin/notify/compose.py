@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin import runtime
+from plugin.audit import audit
 from plugin.mail.base import Address, OutgoingMessage
 from plugin.models import (
     ApplicationStatus,
@@ -21,10 +23,12 @@ from plugin.models import (
 )
 from plugin.notify import status_links
 from plugin.notify.dates import human_date, human_instant
-from plugin.notify.render import Override, RenderedMessage
+from plugin.notify.render import Override, RenderedMessage, TemplateError
 from plugin.sla import deadlines, messages
 from plugin.sla.obligations import autopilot_run_after, calendars
 from plugin.sla.policy import policy_for
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SENDER_EMAIL = "no-reply@ghostless.local"
 KIND_LABELS = {kind: kind.value.replace("_", " ") for kind in NotificationKind}
@@ -230,8 +234,28 @@ def render_inputs(session: Session, notification: Notification, now: datetime) -
 RenderInputs = tuple[str, dict[str, Any], Override | None]
 
 
-def render_notification(session: Session, notification: Notification, now: datetime) -> tuple[RenderedMessage, RenderInputs]:
-    """Render `notification` exactly as it will be sent; also what it was rendered from."""
+def render_notification(session: Session, notification: Notification, now: datetime,
+                        actor: str = "worker") -> tuple[RenderedMessage, RenderInputs]:
+    """Render `notification` exactly as it will be sent; also what it was rendered from.
+
+    An organisation's override that does not render (one saved before the rendering limits, or one
+    that fails only on this message's data) never costs the candidate their message: it is sent in
+    the packaged wording for its kind and language, and the fallback is logged and audited. The
+    inputs returned then carry no override, so a bulk send renders the same packaged wording.
+    TemplateError only when the packaged template fails too (the caller marks the message failed).
+    """
     inputs = render_inputs(session, notification, now)
     locale, context, override = inputs
-    return runtime.current().renderer.render(notification.kind.value, locale, context, override), inputs
+    renderer = runtime.current().renderer
+    try:
+        return renderer.render(notification.kind.value, locale, context, override), inputs
+    except TemplateError as exc:
+        if override is None:
+            raise
+        error = str(exc)
+    log.warning("notification %s: the organisation's %s/%s override does not render (%s); sending the "
+                "packaged template instead", notification.id, notification.kind.value, locale, error)
+    audit(session, notification.org_id, "template_override", f"{notification.kind.value}/{locale}",
+          "fell_back", now, actor, after={"notification_id": notification.id, "error": error[:500]})
+    packaged: RenderInputs = (locale, context, None)
+    return renderer.render(notification.kind.value, locale, context, None), packaged

@@ -5,7 +5,8 @@ extend the shared ``emails/_layout.html``. Files and folders whose names start w
 (macros, layouts), never kinds or locales.
 
 Two environments are used: HTML with autoescaping on, text and subject with it off. Both are sandboxed
-(templates may one day be edited by organisation admins) and lenient about optional values: a missing
+and bounded (organisation admins write overrides: `template_sandbox` limits the size of anything a
+template builds, its loops, its output and its time) and lenient about optional values: a missing
 key or attribute renders as empty (``ChainableUndefined``) and ``None`` renders as empty too.
 """
 
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import ChainableUndefined, FileSystemLoader, TemplateSyntaxError, meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import ChainableUndefined, FileSystemLoader, Template, TemplateSyntaxError, meta
 from markupsafe import Markup, escape
 
 from plugin.models import NotificationKind
+from plugin.notify.template_sandbox import BoundedSandbox, LimitExceeded, render_bounded
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,15 @@ class RenderedMessage:
 
 class TemplateError(ValueError):
     """Unknown kind, missing template, or a template that failed to render."""
+
+
+class TemplateLimitError(TemplateError):
+    """A template went past one of the rendering limits (`template_sandbox`); `part` is the template
+    that did (an override's `subject` or `body`, or a packaged part: `text`, `html`)."""
+
+    def __init__(self, part: str, limit: str) -> None:
+        super().__init__(f"The {part} template goes past a rendering limit: {limit}.")
+        self.part, self.limit = part, limit
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,13 @@ def _nl2br(value: Any) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in lines)
 
 
+def _render_part(template: Template, context: Mapping[str, Any], part: str) -> str:
+    try:
+        return render_bounded(template, context)
+    except LimitExceeded as exc:
+        raise TemplateLimitError(part, exc.limit) from exc
+
+
 class TemplateRenderer:
     def __init__(self, template_dir: Path | None = None, default_locale: str = "en") -> None:
         self.template_dir = Path(template_dir) if template_dir is not None else default_template_dir()
@@ -183,10 +200,10 @@ class TemplateRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
-        self._html_env = SandboxedEnvironment(autoescape=True, **common)
-        self._text_env = SandboxedEnvironment(autoescape=False, **common)
-        self._html_env.filters["nl2br"] = _nl2br
-        self._text_env.filters["nl2br"] = lambda value: "" if value is None else str(value)
+        self._html_env = BoundedSandbox(autoescape=True, **common)
+        self._text_env = BoundedSandbox(autoescape=False, **common)
+        self._html_env.add_filter("nl2br", _nl2br)
+        self._text_env.add_filter("nl2br", lambda value: "" if value is None else str(value))
 
     # -- lookup ---------------------------------------------------------------------------------
 
@@ -247,13 +264,13 @@ class TemplateRenderer:
                 subject_template = self._text_env.from_string(override.subject)
             else:
                 subject_template = self._text_env.get_template(f"{base}.{_PARTS['subject']}")
-            subject = clean_subject(subject_template.render(ctx))
+            subject = clean_subject(_render_part(subject_template, ctx, "subject"))
             ctx["subject"] = subject
             if override is not None and override.body:
                 text, html = self._render_override_body(override, resolved, ctx)
             else:
-                text = _clean_text(self._text_env.get_template(f"{base}.{_PARTS['text']}").render(ctx))
-                html = self._html_env.get_template(f"{base}.{_PARTS['html']}").render(ctx)
+                text = _clean_text(_render_part(self._text_env.get_template(f"{base}.{_PARTS['text']}"), ctx, "text"))
+                html = _render_part(self._html_env.get_template(f"{base}.{_PARTS['html']}"), ctx, "html")
             html = _clean_html(_INLINER.inline(html))
         except TemplateError:
             raise
@@ -266,7 +283,7 @@ class TemplateRenderer:
 
     def _render_override_body(self, override: Override, locale: str, ctx: dict[str, Any]) -> tuple[str, str]:
         assert override.body is not None
-        text = self._text_env.from_string(override.body).render(ctx).strip()
+        text = _render_part(self._text_env.from_string(override.body), ctx, "body").strip()
         if override.signature and "signature" not in override.body:
             text += "\n\n" + override.signature.strip()
         status_url = ctx.get("status_url")
@@ -274,7 +291,8 @@ class TemplateRenderer:
             line = STATUS_LINK_LINE.get(locale.split("-")[0], STATUS_LINK_LINE["en"])
             text += f"\n\n{line}\n{status_url}"
         text = _clean_text(text)
-        html = self._html_env.from_string(_OVERRIDE_HTML).render({**ctx, "override_html": _text_to_html(text)})
+        html = _render_part(self._html_env.from_string(_OVERRIDE_HTML), {**ctx, "override_html": _text_to_html(text)},
+                            "html")
         return text, html
 
     def unknown_names(self, source: str, known: frozenset[str] | set[str]) -> list[str]:
