@@ -87,13 +87,14 @@ class ApiClient:
     def _destination(self, target: str) -> egress.Destination:
         """The request's destination, checked against the policy now (settings may have changed)."""
         allowed = runtime.current().settings.ats_allowed_hosts if self.allowed_hosts is None else self.allowed_hosts
+        shown = target.split("?")[0][:200]
         try:
             destination = egress.check(self.vendor.lower(), target, allowed)
             egress.check_addresses(destination)
         except egress.DestinationRefused as exc:
-            raise PermanentAtsError(f"{self.vendor}: refused to call {target.split('?')[0][:200]}: the API URL {exc}") from exc
-        except OSError as exc:
-            raise TransientAtsError(f"{self.vendor}: could not resolve {destination.host}: {exc.strerror or exc}") from exc
+            raise PermanentAtsError(f"{self.vendor}: refused to call {shown}: the API URL {exc}") from exc
+        except OSError as exc:  # the name did not resolve: DNS may be back at the next try
+            raise TransientAtsError(f"{self.vendor}: could not resolve the host of {shown}: {exc.strerror or exc}") from exc
         return destination
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,

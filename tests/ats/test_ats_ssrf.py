@@ -19,7 +19,7 @@ from vendor_standin import Recorded, Reply, VendorStandIn
 
 from plugin import clock
 from plugin.ats import egress, polling
-from plugin.ats.http import ApiClient, PermanentAtsError
+from plugin.ats.http import ApiClient, PermanentAtsError, TransientAtsError
 from plugin.ats.secrets import SecretBox
 from plugin.models import AtsConnection
 from plugin.settings import HostPattern, Settings, SettingsError
@@ -153,6 +153,14 @@ def test_names_resolving_to_internal_addresses_are_refused_unless_the_operator_n
     egress.check_addresses(named)  # named exactly: the operator vouches for where it points
     only_wildcard = egress.check("lever", "https://api.corp.example/", [HostPattern.parse("*.corp.example")])
     assert not only_wildcard.vouched  # a wildcard vouches for names, not for where DNS points them
+
+
+def test_a_name_that_does_not_resolve_is_a_transient_error_not_a_verdict():
+    """`.invalid` never resolves (RFC 2606): DNS trouble is retried later, not taken for a refusal."""
+    client = ApiClient(base_url="https://ats.corp.invalid/v1", vendor="Lever",
+                       allowed_hosts=[HostPattern.parse("*.corp.invalid")])
+    with pytest.raises(TransientAtsError, match="could not resolve the host of https://ats.corp.invalid/v1/ok"):
+        client.get("ok")
 
 
 # -- redirects and next links -----------------------------------------------------------------------

@@ -66,6 +66,14 @@ MUTANTS = [
         "tests": [f"{SSRF}::test_an_allowed_vendors_error_keeps_a_short_excerpt"],
     },
     {
+        "name": "ssrf-dns-failure-permanent",
+        "why": "a name that does not resolve (DNS down) fails deliveries for good instead of being retried",
+        "file": "plugin/ats/http.py",
+        "search": 'raise TransientAtsError(f"{self.vendor}: could not resolve',
+        "replace": 'raise PermanentAtsError(f"{self.vendor}: could not resolve',
+        "tests": [f"{SSRF}::test_a_name_that_does_not_resolve_is_a_transient_error_not_a_verdict"],
+    },
+    {
         "name": "ssrf-dns-check-skipped",
         "why": "a name resolving to loopback is called though the operator never named it",
         "file": "plugin/ats/egress.py",
