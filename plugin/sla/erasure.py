@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Iterable
+import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,28 +89,31 @@ class Traces:
         """Each name as its words: vendors send first and last names in separate fields."""
         return [tuple(name.split()) for name in self.names]
 
-    def pieces(self) -> set[str]:
-        """What a string quoting them contains: the exact values, each word of a name and each
-        address's local part (a bounce may say "user zyx.erase unknown")."""
-        found = self.emails | self.names | self.texts
-        found |= {email.partition("@")[0] for email in self.emails}
-        found |= {word for parts in self.name_parts for word in parts}
-        return {piece for piece in found if len(piece) >= MIN_PIECE}
+    def pattern(self) -> re.Pattern[str] | None:
+        """What a string quoting them contains: an address, a name or a text as stored, anywhere;
+        a word of a name or an address's local part (a bounce may say "user zyx.erase unknown") as
+        a whole word, so "Ann" does not take "channel" with it. None: nothing to look for."""
+        anywhere = {t for t in self.emails | self.names | self.texts if len(t) >= MIN_PIECE}
+        words = {email.partition("@")[0] for email in self.emails}
+        words |= {word for parts in self.name_parts for word in parts}
+        words = {w for w in words if len(w) >= MIN_PIECE} - anywhere
+        alternatives = [re.escape(t) for t in sorted(anywhere, key=len, reverse=True)]
+        alternatives += [rf"(?<!\w){re.escape(w)}(?!\w)" for w in sorted(words, key=len, reverse=True)]
+        return re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None
 
 
-def quotes(text: str, pieces: Iterable[str]) -> bool:
-    lowered = text.lower()
-    return any(piece in lowered for piece in pieces)
+def quotes(text: str, pattern: re.Pattern[str] | None) -> bool:
+    return pattern is not None and pattern.search(" ".join(text.split())) is not None
 
 
-def redacted(value: Any, pieces: set[str]) -> Any:
+def redacted(value: Any, pattern: re.Pattern[str] | None) -> Any:
     """`value` (a JSON document or a string) with every string that quotes the person replaced."""
     if isinstance(value, str):
-        return ERASED if quotes(value, pieces) else value
+        return ERASED if quotes(value, pattern) else value
     if isinstance(value, dict):
-        return {key: redacted(item, pieces) for key, item in value.items()}
+        return {key: redacted(item, pattern) for key, item in value.items()}
     if isinstance(value, list):
-        return [redacted(item, pieces) for item in value]
+        return [redacted(item, pattern) for item in value]
     return value
 
 
@@ -139,7 +143,7 @@ def traces_of(session: Session, candidate: Candidate) -> Traces:
 def erase_personal_data(session: Session, candidate: Candidate, traces: Traces, *, now: Any) -> None:
     """Remove the person's data from every table (see the module docstring), in the caller's transaction."""
     org_id = candidate.org_id
-    pieces = traces.pieces()
+    pattern = traces.pattern()
     apps = select(Application.id).where(Application.candidate_id == candidate.id)
     notifications = select(Notification.id).where(Notification.candidate_id == candidate.id)
     notification_ids = set(session.scalars(notifications))
@@ -161,7 +165,7 @@ def erase_personal_data(session: Session, candidate: Candidate, traces: Traces, 
                         emails=traces.emails, names=traces.names, now=now)
     session.execute(update(InboundEvent).where(*mine).values(raw=None, canonical=None))
     for row_id, _, _, detail in event_rows:
-        if detail and quotes(detail, pieces):
+        if detail and quotes(detail, pattern):
             session.execute(update(InboundEvent).where(InboundEvent.id == row_id).values(detail=ERASED))
     entities = {
         "candidate": {candidate.id},
@@ -170,7 +174,7 @@ def erase_personal_data(session: Session, candidate: Candidate, traces: Traces, 
         "notification": notification_ids,
         "candidate_reply": reply_ids,
     }
-    _redact_audit(session, org_id, entities, pieces)
+    _redact_audit(session, org_id, entities, pattern)
     _clean_up_after_commit(session, notification_ids)
 
 
@@ -197,7 +201,8 @@ def _hashed(message_id: str | None) -> str | None:
     return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
 
 
-def _redact_audit(session: Session, org_id: str, entities: dict[str, set[int]], pieces: set[str]) -> None:
+def _redact_audit(session: Session, org_id: str, entities: dict[str, set[int]],
+                  pattern: re.Pattern[str] | None) -> None:
     for entity, ids in entities.items():
         if not ids:
             continue
@@ -207,7 +212,7 @@ def _redact_audit(session: Session, org_id: str, entities: dict[str, set[int]], 
                 AuditEntry.org_id == org_id, AuditEntry.entity == entity,
                 AuditEntry.entity_id.in_(keys[start:start + 500])))
             for entry in entries:
-                before, after = redacted(entry.before, pieces), redacted(entry.after, pieces)
+                before, after = redacted(entry.before, pattern), redacted(entry.after, pattern)
                 if before != entry.before or after != entry.after:
                     entry.before, entry.after = before, after
 

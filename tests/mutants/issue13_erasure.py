@@ -31,8 +31,16 @@ MUTANTS = [
         "name": "erasure-leaves-audit-trail",
         "why": "audit entries keep the undeliverable reason that quotes the address",
         "file": "plugin/sla/erasure.py",
-        "search": "    _redact_audit(session, org_id, entities, pieces)\n",
+        "search": "    _redact_audit(session, org_id, entities, pattern)\n",
         "replace": "    pass\n",
+        "tests": TESTS,
+    },
+    {
+        "name": "erasure-redacts-parts-of-words",
+        "why": "a name's word matched inside other words: \"Ann\" erases \"the channel was closed\" too",
+        "file": "plugin/sla/erasure.py",
+        "search": 'alternatives += [rf"(?<!\\w){re.escape(w)}(?!\\w)" for w',
+        "replace": "alternatives += [re.escape(w) for w",
         "tests": TESTS,
     },
     {
@@ -40,7 +48,7 @@ MUTANTS = [
         "why": "the ATS's free-text rejection reason stays on the application",
         "file": "plugin/sla/erasure.py",
         "search": ".values(rejection_reason=None))",
-        "replace": ".values())",
+        "replace": ".values(rejection_reason=Application.rejection_reason))",
         "tests": TESTS,
     },
     {

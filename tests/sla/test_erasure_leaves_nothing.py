@@ -40,6 +40,7 @@ from plugin.ats.signing import hmac_sha256_hex
 from plugin.db import Base
 from plugin.models import AtsDelivery, Candidate, DeliveryState
 from plugin.processes import run_worker, sweep_once
+from plugin.sla import erasure
 
 FIRST, LAST = "Zyxwvut", "Qqqerasetest"
 NAME = f"{FIRST} {LAST}"
@@ -367,3 +368,18 @@ def test_a_send_result_quoting_the_address_leaves_redis_with_the_erasure(org, rt
     org.post(event("candidate.erased", clock.now(), candidate=GH_CANDIDATE, reason="deleted"))
     assert redis_finds(rt) == []
     assert_nothing_left(rt)
+
+
+def test_what_quotes_a_person_is_redacted_and_nothing_else():
+    traces = erasure.Traces()
+    traces.add_name("Ann Lee")
+    traces.add_email("ann.lee@example.test")
+    traces.add_text("Too junior")
+    pattern = traces.pattern()
+    entry = {"reason": "SendGrid reported 550 <ANN.LEE@example.test>: unknown", "why": "mailbox ann.lee full",
+             "note": "Dear  Ann", "cancelled": "the channel was closed", "kind": "rejection",
+             "said": ["too junior for the role", 3, None]}
+    assert erasure.redacted(entry, pattern) == {
+        "reason": "[erased]", "why": "[erased]", "note": "[erased]", "cancelled": "the channel was closed",
+        "kind": "rejection", "said": ["[erased]", 3, None]}
+    assert erasure.redacted(entry, erasure.Traces().pattern()) == entry  # nothing known: nothing touched
