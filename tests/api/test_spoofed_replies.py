@@ -124,3 +124,16 @@ def test_sendgrids_fields_are_read_as_documented() -> None:
     assert not sender_authentication(InboundMail(None, None, (), None, "", 0, "<m>", False), CANDIDATE).passed
     assert aligned("mail.example.com", "example.com") and aligned("example.com", "eu.example.com")
     assert not aligned("com", "example.com") and not aligned("badexample.com", "example.com")
+
+
+def test_a_held_reply_is_scrubbed_after_the_retention_period_like_an_unknown_senders(interviewed, client, rt, tick,
+                                                                                      clock):
+    """The candidate may stay for years (an active application); the mail someone sent in her name
+    is kept for review only as long as an unknown sender's."""
+    clock.advance(timedelta(hours=1))
+    held = post_reply(client, interviewed, SPOOFED)["reply_id"]
+    report = tick(at=clock.now() + timedelta(days=180))
+    assert report.replies_anonymized == 1 and report.anonymized == 0
+    reply = reply_row(rt, held)
+    assert reply.state is ReplyState.ERASED and reply.from_email is None and reply.text is None
+    assert reply.authentication is None and reply.held_reason is None

@@ -99,6 +99,14 @@ MUTANTS = [
         "tests": REPLIES,
     },
     {
+        "name": "held-reply-kept-past-retention",
+        "why": "mail sent in a candidate's name stays as long as she does, past the review period",
+        "file": "plugin/sla/retention.py",
+        "search": "for_review = (ReplyState.UNKNOWN_SENDER, ReplyState.HELD)",
+        "replace": "for_review = (ReplyState.UNKNOWN_SENDER,)",
+        "tests": REPLIES,
+    },
+    {
         "name": "held-reply-on-the-timeline",
         "why": "a held reply stays on the application's timeline as the candidate's reply",
         "file": "plugin/notify/replies.py",
