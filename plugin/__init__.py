@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
     from plugin.candidate.status_page import bp as status_page_bp
     from plugin.dashboard import register_dashboard
     from plugin.web.health import bp as health_bp
+    from plugin.web.numbers import install_id_converter
     from plugin.web.sessions import close_at_teardown
     from plugin.web.unavailable import install_unavailable_handler
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, runtime: "object | None" = None
         JSON_SORT_KEYS=False,
     )
     app.extensions["ghostless"] = rt
+    install_id_converter(app)  # before any route: every `<int:id>` refuses non-ASCII digits and ids past 64 bits
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

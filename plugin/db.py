@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 import weakref
-
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from plugin.private_files import private_file
 
 # Stable constraint names, so Alembic migrations can refer to them on every back end.
 NAMING_CONVENTION = {
@@ -112,6 +114,7 @@ def _forget_pool_in_forked_children(engine: Engine) -> None:
 
 def _make_engine(url: str, echo: bool) -> Engine:
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN instead,
@@ -127,6 +130,14 @@ def _make_engine(url: str, echo: bool) -> Engine:
     options = f"-c jit=off -c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}"
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT,
                          connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT})
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use 0644): it holds candidates' names
+    and addresses. SQLite gives the -wal and -shm files the database file's mode."""
+    path = make_url(url).database
+    if path and path != ":memory:" and not path.startswith("file:"):
+        private_file(Path(path))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -20,8 +20,10 @@ from plugin.notify.dispatch import dispatch
 from plugin.runtime import Runtime
 from plugin.sla import erasure, retention
 from plugin.sla.sweep import SweepReport, sweep
+from plugin.web.access_log import RedactingRequestHandler
 
 if TYPE_CHECKING:
+    from flask import Flask
     from werkzeug.serving import BaseWSGIServer
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,11 @@ def run_worker(rt: Runtime, burst: bool = False, simple: bool = False) -> bool:
     return worker.work(burst=burst, logging_level=rt.settings.log_level, with_scheduler=False)
 
 
+def web_server(host: str, port: int, app: Flask) -> BaseWSGIServer:
+    """werkzeug's threaded server, whose access log shows `/status/<redacted>` (tokens are passwords)."""
+    return make_server(host, port, app, threaded=True, request_handler=RedactingRequestHandler)
+
+
 def serve(rt: Runtime, host: str, port: int) -> None:
     """Web + sweeper + worker in one process, for small installs and the demo. Runs in the main thread.
 
@@ -112,7 +119,7 @@ def serve(rt: Runtime, host: str, port: int) -> None:
     server = None
     try:
         rt.redis.ping()
-        server = make_server(host, port, create_app(runtime=rt), threaded=True)
+        server = web_server(host, port, create_app(runtime=rt))
         threads = [
             threading.Thread(target=server.serve_forever, name="web", daemon=True),
             threading.Thread(target=sweeper_loop, args=(rt, stop), name="sweeper", daemon=True),

@@ -31,6 +31,7 @@ from plugin.mail.base import MailProvider
 from plugin.mail.outbox import OutboxProvider
 from plugin.mail.sendgrid import SendGridProvider
 from plugin.notify.render import TemplateRenderer
+from plugin.private_files import private_folder
 from plugin.settings import Settings
 from plugin.sla import erasure
 
@@ -127,7 +128,7 @@ _current: Runtime | None = None
 
 
 def build(settings: Settings) -> Runtime:
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.instance_dir)  # 0700: the secret key, the embedded Redis, the SQLite file
     return Runtime(
         settings=settings,
         db=Database(settings.resolved_database_url),

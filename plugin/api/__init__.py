@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_smorest import Api
 
-from plugin.api.common import authenticate
+from plugin.api.common import authenticate, check_json_body
 from plugin.api.connections import blp as connections_blp
 from plugin.api.events import blp as events_blp
 from plugin.api.mail_settings import blp as mail_settings_blp
@@ -48,5 +48,6 @@ def register_api(app: Flask) -> Api:
     def require_api_key() -> None:
         if request.blueprint in protected:
             authenticate()
+            check_json_body()
 
     return api

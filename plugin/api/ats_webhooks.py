@@ -2,16 +2,19 @@
 
 Order of checks, each with the answer the vendor (and the admin reading its delivery log) needs:
 413 body over 1 MB -> 404 unknown provider or connection -> 410 connection disabled (so the vendor
-stops retrying) -> 400 not JSON -> 401 bad or missing signature (nothing stored; the connection's
-counter goes up and a log line names it) -> the vendor's ping/test request is acknowledged ->
+stops retrying) -> 400 not sent as JSON -> 401 bad or missing signature over the raw body (nothing
+stored, nothing parsed; the connection's counter goes up and a log line names it) -> 400 not valid
+JSON, or nested deeper than `plugin.json_input.MAX_DEPTH` -> (Lever, which signs fields inside the
+body: 401 bad signature or a stale `triggeredAt`) -> the vendor's ping/test request is acknowledged ->
 the raw delivery is stored and committed BEFORE we answer (invariant 3), deduplicated on the vendor's
-delivery id, and handed to an RQ job. The answer is the status the vendor counts as delivered.
+delivery id and on the verified body itself (a signed body replayed under a new delivery id is the
+same delivery), and handed to an RQ job. The answer is the status the vendor counts as delivered.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -23,6 +26,7 @@ from plugin.ats import deliveries, registry
 from plugin.ats.base import WebhookRequest
 from plugin.ats.secrets import SecretBox, SecretsUnreadable
 from plugin.ats.signing import body_hash
+from plugin.json_input import BadJson, parse_json
 from plugin.models import AtsConnection, ConnectionState, DeliveryKind, DeliveryState
 from plugin.web.body_limit import declared_too_large, read_within_limit
 from plugin.web.errors import error_response as _error
@@ -30,6 +34,8 @@ from plugin.web.errors import error_response as _error
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+BAD_SIGNATURE = "The signature is missing or does not match."
 
 
 @bp.post("/<provider>/<connection_id>")
@@ -54,18 +60,22 @@ def receive(provider: str, connection_id: str) -> Any:
         if not request.is_json:
             return _error(400, "Send the webhook as JSON with 'Content-Type: application/json'.")
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"The body is not valid JSON: {exc}")
-        incoming = WebhookRequest(body=body, headers=deliveries.storable_headers(request.headers), payload=payload)
-        try:
             # Only the signing secrets: the API credentials are not needed to answer a webhook.
             secrets = connections_module.accepted_secrets(row, SecretBox(rt.settings), now)
         except SecretsUnreadable as exc:
             log.error("ATS connection %s: %s", connection_id, exc)
             return _error(500, "This connection's signing secret cannot be read; an admin must enter it again.")
-        problem = None if adapter.verify(incoming, secrets) else "The signature is missing or does not match."
-        problem = problem or adapter.stale_reason(incoming, now, dict(row.options or {}))
+        incoming = WebhookRequest(body=body, headers=deliveries.storable_headers(request.headers), payload=None)
+        signed = adapter.verify(incoming, secrets) if adapter.signs_raw_body else None
+        problem = None if signed is not False else BAD_SIGNATURE
+        if not problem:
+            try:
+                incoming = replace(incoming, payload=parse_json(body))
+            except BadJson as exc:
+                return _error(400, str(exc))
+            if signed is None and not adapter.verify(incoming, secrets):
+                problem = BAD_SIGNATURE
+            problem = problem or adapter.stale_reason(incoming, now, dict(row.options or {}))
         if problem:
             session.rollback()
             session.execute(update(AtsConnection).where(AtsConnection.id == connection_id).values(
@@ -75,8 +85,8 @@ def receive(provider: str, connection_id: str) -> Any:
         ping = adapter.is_ping(incoming)
         stored = deliveries.store(
             session, row, kind=DeliveryKind.WEBHOOK, key=adapter.delivery_id(incoming) or body_hash(body),
-            body=body, headers=incoming.headers, vendor_event=adapter.event_name(incoming), now=now,
-            state=DeliveryState.IGNORED if ping else DeliveryState.RECEIVED,
+            body=body, headers=incoming.headers,
+            vendor_event=adapter.event_name(incoming), now=now, state=DeliveryState.IGNORED if ping else DeliveryState.RECEIVED,
         )
     # Committed: now it may be acknowledged and processed. A failed enqueue is not the vendor's
     # problem: the sweep re-enqueues deliveries whose job never ran.

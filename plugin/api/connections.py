@@ -24,7 +24,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.api.common import current_org, db_session, now
+from plugin.api.common import QueryInteger, current_org, db_session, now
 from plugin.ats import connections as service
 from plugin.ats import deliveries, polling
 from plugin.ats.secrets import SecretBox
@@ -112,8 +112,8 @@ class DeliveryDetailSchema(DeliverySchema):
 
 class DeliveryQuerySchema(_Strict):
     state = fields.String(validate=validate.OneOf([s.value for s in DeliveryState]))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    before_id = fields.Integer(metadata={"description": "page: deliveries older than this id"})
+    limit = QueryInteger(load_default=50, minimum=1, maximum=500)
+    before_id = QueryInteger(metadata={"description": "page: deliveries older than this id"})
 
 
 def _box() -> SecretBox:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from plugin.api.common import current_org, db_session, now
 from plugin.events.schemas import MAX_BATCH, EventValidationError, load_events
+from plugin.json_input import BadJson, parse_json
 from plugin.sla.batch_locks import is_transient_conflict, lock_in_stable_order
 from plugin.sla.ledger import record_event
 from plugin.web.body_limit import declared_too_large, read_within_limit
@@ -98,6 +98,6 @@ def _json_body() -> Any:
     if data is None:
         _too_large()
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        abort(400, message=f"The body is not valid JSON: {exc}")
+        return parse_json(data)
+    except BadJson as exc:
+        abort(400, message=str(exc))

@@ -138,7 +138,9 @@ class ApplicationProof(MethodView):
         "name": "format", "in": "query", "required": False, "schema": {"type": "string", "enum": list(FORMATS)},
         "description": "json (default) or html, a printable page; without it, an Accept header that "
                        "prefers text/html also gets the page",
-    }])
+    }], responses={"200": {  # the page is an answer too: documented, so the document and the answer agree
+        "description": "The proof as JSON, or with `format=html` the printable page.",
+        "content": {"application/json": {"schema": ProofOut}, "text/html": {"schema": {"type": "string"}}}}})
     @blp.response(200, ProofOut)
     def get(self, application_id: str) -> tuple[dict[str, Any], int, dict[str, str]] | Response:
         """Proof of notice for one application

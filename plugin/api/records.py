@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from plugin import clock
-from plugin.api.common import current_org, db_session
+from plugin.api.common import QueryInteger, current_org, db_session
 from plugin.models import (
     Application,
     AuditEntry,
@@ -145,7 +145,7 @@ class ReplyEntry:
 
 
 class ListArgs(Schema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = QueryInteger(load_default=100, minimum=1, maximum=1000)
 
 
 class ObligationListArgs(ListArgs):

@@ -15,7 +15,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from plugin.api.common import current_org, db_session
+from plugin.api.common import QueryInteger, current_org, db_session
 from plugin.models import Application, Candidate, CandidateReply, ReplyState
 from plugin.notify.replies import reply_excerpt
 
@@ -48,8 +48,8 @@ class ReplyDetailSchema(ReplySchema):
 
 class ReplyListArgs(Schema):
     state = fields.String(validate=validate.OneOf([s.value for s in ReplyState]))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    before_id = fields.Integer(metadata={"description": "page: replies older than this id"})
+    limit = QueryInteger(load_default=50, minimum=1, maximum=500)
+    before_id = QueryInteger(metadata={"description": "page: replies older than this id"})
 
 
 def _with_external_ids(replies: Iterable[CandidateReply]) -> list[CandidateReply]:

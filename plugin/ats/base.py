@@ -39,7 +39,8 @@ class AdapterError(Exception):
 class WebhookRequest:
     """One delivery as received: the exact bytes (signatures are over them) and the headers.
 
-    `headers` keys are lower-case. `payload` is the parsed JSON body.
+    `headers` keys are lower-case. `payload` is the parsed JSON body; it is None while a raw-body
+    signature is checked (`Adapter.signs_raw_body`), before the body is parsed.
     """
 
     body: bytes
@@ -115,6 +116,10 @@ class Adapter(ABC):
     credential_fields: ClassVar[tuple[str, ...]] = ()
     required_credentials: ClassVar[tuple[str, ...]] = ()
     signing_secret_required: ClassVar[bool] = True
+    # True when the signature covers the raw body (a header over the bytes): it is then checked before
+    # the body is parsed, so an unsigned post never reaches the JSON parser. Lever signs fields inside
+    # the body, so its body must be parsed (with the nesting bound) to be verified.
+    signs_raw_body: ClassVar[bool] = True
 
     # -- webhooks --------------------------------------------------------------------------------
     @abstractmethod

@@ -15,6 +15,8 @@ from plugin.cli.common import settings as settings_from_env
 from plugin.processes import run_worker, sweep_once, sweeper_loop
 from plugin.processes import serve as serve_all
 from plugin.runtime import EmbeddedRedisError
+from plugin.settings import Settings
+from plugin.web.access_log import RedactingGunicornLogger
 
 
 @click.command("sweep")
@@ -65,6 +67,24 @@ def worker(burst: bool) -> None:
         rt.close()
 
 
+class WebApplication(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving the app: `ghostless web`'s configuration, in one place the tests can read."""
+
+    def __init__(self, settings: Settings, bind: str, workers: int) -> None:
+        self.settings, self.bind, self.workers = settings, bind, workers
+        super().__init__()
+
+    def load_config(self) -> None:
+        self.cfg.set("bind", self.bind)
+        self.cfg.set("workers", self.workers)
+        self.cfg.set("accesslog", "-")
+        # Status and invitation tokens are passwords: access-log lines show `/status/<redacted>`.
+        self.cfg.set("logger_class", RedactingGunicornLogger)
+
+    def load(self):  # type: ignore[no-untyped-def]
+        return create_app(self.settings)
+
+
 @click.command()
 @click.option("--bind", default="127.0.0.1:5000", show_default=True, help="host:port")
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
@@ -73,17 +93,7 @@ def web(bind: str, workers: int) -> None:
     settings = settings_from_env()
     if settings.is_sqlite:  # the embedded default has no separate migration step
         build_runtime(upgrade_embedded=True).close()
-
-    class _App(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            self.cfg.set("bind", bind)
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
-
-        def load(self):  # type: ignore[no-untyped-def]
-            return create_app(settings)
-
-    _App().run()
+    WebApplication(settings, bind, workers).run()
 
 
 @click.command()

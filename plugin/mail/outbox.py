@@ -30,6 +30,7 @@ from plugin.mail.base import (
     ghostless_headers,
     prepare,
 )
+from plugin.private_files import private_folder
 
 
 def _header_address(address: Address) -> headerregistry.Address:
@@ -148,7 +149,7 @@ class OutboxProvider:
             raise ValueError("the outbox clock must return timezone-aware datetimes")
         payload = build_email(message, date).as_bytes()  # SMTP policy: CRLF line endings
 
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_folder(self.directory)  # 0700, and each file 0600 (mkstemp): every mail names a person
         # Atomic: readers (the demo summary, tests) never see a half-written file, and a crash
         # leaves at most a stray temp file that read_outbox ignores.
         fd, tmp_name = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")

@@ -24,6 +24,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 
+from plugin.json_input import BadJson, parse_json
+
 SIGNATURE_HEADER = EventWebhookHeader.SIGNATURE
 TIMESTAMP_HEADER = EventWebhookHeader.TIMESTAMP
 # Every refusal about the key tells the admin where to fix it (the route's 403 says the same).
@@ -146,9 +148,9 @@ def parse_events(body: str) -> list[SendGridEvent]:
     """Every event of the batch, or BadEvents naming the first thing that is wrong (all or nothing:
     a batch with one bad event is refused whole, so nothing of it is stored)."""
     try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise BadEvents(f"The body is not valid JSON: {exc}") from None
+        payload = parse_json(body)  # bounded nesting: 100,000 `[` is a 400, not a RecursionError
+    except BadJson as exc:
+        raise BadEvents(str(exc)) from None
     if not isinstance(payload, list):
         raise BadEvents(f"The body must be a JSON array of event objects, not a JSON {_json_type(payload)}.")
     return [_parse_one(i, item) for i, item in enumerate(payload)]

@@ -1,10 +1,10 @@
-"""Whole numbers from URLs and query strings: ASCII digits only, within a signed 64-bit integer.
+"""Whole numbers from URLs and query strings: ASCII digits only, within what the database holds.
 
 `int()` reads any Unicode digit ("١٢" is 12) and raises on others that `str.isdigit()` accepts
-("²"), and an id beyond 64 bits overflows the database driver: each was a 500. Every integer that
-comes from outside goes through one of these:
+("²"), and an id past the column's range overflows the database driver: each was a 500. Every
+integer that comes from outside goes through one of these:
 - `<int:...>` in any route is `DatabaseIdConverter` (installed by `install_id_converter`): an id
-  that is not ASCII digits or beyond BIGINT is simply not a route, so the answer is a 404;
+  that is not ASCII digits or past MAX_ID is simply not a route, so the answer is a 404;
 - query parameters on pages use `ascii_int`, which raises ValueError for the page to answer 400;
 - the API's query parameters use `plugin.api.common.QueryInteger`, built on `ascii_int`.
 """
@@ -16,13 +16,16 @@ import re
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
-__all__ = ["ASCII_INTEGER", "INT64_MAX", "DatabaseIdConverter", "ascii_int", "install_id_converter"]
+__all__ = ["ASCII_INTEGER", "INT64_MAX", "MAX_ID", "DatabaseIdConverter", "ascii_int", "install_id_converter"]
 
-INT64_MAX = 2**63 - 1  # PostgreSQL's BIGINT and SQLite's INTEGER hold no more
+INT64_MAX = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT hold no more
+# Every id column is `Integer`: 32 bits on PostgreSQL (SQLite's are 64), so no id is larger than this,
+# and a larger one in a query is refused instead of reaching PostgreSQL ("integer out of range").
+MAX_ID = 2**31 - 1
 ASCII_INTEGER = re.compile(r"-?[0-9]+")
 
 
-def ascii_int(raw: str, *, minimum: int = 0, maximum: int = INT64_MAX) -> int:
+def ascii_int(raw: str, *, minimum: int = 0, maximum: int = MAX_ID) -> int:
     """`raw` as an int when it is ASCII digits (an optional leading '-') between minimum and maximum.
 
     Raises ValueError otherwise; the caller says in its own words what it wanted.
@@ -36,13 +39,13 @@ def ascii_int(raw: str, *, minimum: int = 0, maximum: int = INT64_MAX) -> int:
 
 
 class DatabaseIdConverter(IntegerConverter):
-    """`<int:...>` for ids: ASCII digits, 0 to 2**63 - 1 (documented so in the OpenAPI document)."""
+    """`<int:...>` for ids: ASCII digits, 0 to MAX_ID (documented so in the OpenAPI document)."""
 
     regex = r"[0-9]+"
 
     def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
                  signed: bool = False) -> None:
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=INT64_MAX if max is None else max,
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=MAX_ID if max is None else max,
                          signed=signed)
 
 

@@ -61,6 +61,7 @@ class LeverAdapter(Adapter):
     default_api_base_url = DEFAULT_API_BASE_URL
     credential_fields = ("api_key",)
     required_credentials = ("api_key",)  # every webhook is re-fetched, so the key is not optional
+    signs_raw_body = False  # the signature is a field of the body, over `token` + `triggeredAt`
 
     # -- webhooks --------------------------------------------------------------------------------
     def verify(self, request: WebhookRequest, secrets: Sequence[str]) -> bool:
