@@ -262,6 +262,14 @@ def test_ats_link_on_the_page(rt, client, org, played):
             'rel="noopener noreferrer">Open in Greenhouse') in page
 
 
+def test_the_update_form_shows_no_error_before_anything_was_sent(client, played):
+    # Jinja reads a missing key `update` as the dict's update method: a bogus alert on every timeline.
+    sign_in(client, ADMIN)
+    page = html(client.get(f"/dashboard/applications/{played.ada}"))
+    assert "Send the candidate an update now" in page
+    assert 'class="error-summary"' not in page and "built-in method" not in page
+
+
 # -- scope ----------------------------------------------------------------------------------------
 
 
