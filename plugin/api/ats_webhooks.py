@@ -85,7 +85,7 @@ def receive(provider: str, connection_id: str) -> Any:
         ping = adapter.is_ping(incoming)
         stored = deliveries.store(
             session, row, kind=DeliveryKind.WEBHOOK, key=adapter.delivery_id(incoming) or body_hash(body),
-            body=body, headers=incoming.headers,
+            content_hash=body_hash(body), body=body, headers=incoming.headers,
             vendor_event=adapter.event_name(incoming), now=now, state=DeliveryState.IGNORED if ping else DeliveryState.RECEIVED,
         )
     # Committed: now it may be acknowledged and processed. A failed enqueue is not the vendor's

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,20 +62,28 @@ def storable_headers(headers: Any) -> dict[str, str]:
 
 def store(session: Session, connection: AtsConnection, *, kind: DeliveryKind, key: str, body: bytes,
           headers: dict[str, str], vendor_event: str | None, now: datetime,
-          state: DeliveryState = DeliveryState.RECEIVED) -> Stored:
-    """Insert the raw delivery unless (connection, key) exists. Commits nothing; a savepoint absorbs a race."""
+          state: DeliveryState = DeliveryState.RECEIVED, content_hash: str | None = None) -> Stored:
+    """Insert the raw delivery unless (connection, key) or (connection, content_hash) exists.
+
+    `content_hash` (a webhook's verified body, `signing.body_hash`): vendors sign the body, not the
+    delivery id they send beside it (Greenhouse-Event-ID is a header), so the same signed body under
+    a new id is a replay, not news. Commits nothing; a savepoint absorbs a race.
+    """
     key = key[:300]  # the column's size: look up exactly what is stored, or a long key never dedupes
+    same = AtsDelivery.delivery_key == key
+    if content_hash is not None:
+        same = or_(same, AtsDelivery.content_hash == content_hash)
 
     def existing() -> int | None:
-        return session.scalar(select(AtsDelivery.id).where(AtsDelivery.connection_id == connection.id,
-                                                          AtsDelivery.delivery_key == key))
+        return session.scalar(select(AtsDelivery.id).where(AtsDelivery.connection_id == connection.id, same)
+                              .order_by(AtsDelivery.id).limit(1))
 
     if (found := existing()) is not None:
         return Stored(found, duplicate=True)
     delivery = AtsDelivery(
         org_id=connection.org_id, connection_id=connection.id, provider=connection.provider, kind=kind,
-        delivery_key=key, vendor_event=(vendor_event or "")[:100] or None, received_at=now,
-        headers=headers, body=body, state=state, attempts=0,
+        delivery_key=key, content_hash=content_hash, vendor_event=(vendor_event or "")[:100] or None,
+        received_at=now, headers=headers, body=body, state=state, attempts=0,
         next_attempt_at=now + LOST_JOB_GRACE if state is DeliveryState.RECEIVED else None,
         processed_at=now if state is DeliveryState.IGNORED else None,
     )

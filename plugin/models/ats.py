@@ -75,6 +75,8 @@ class AtsDelivery(Base):
     __table_args__ = (
         # Dedupe: the vendor's delivery id (Greenhouse-Event-ID, Lever token, ...) or a body hash.
         UniqueConstraint("connection_id", "delivery_key"),
+        # ... and on the verified body: a signed body replayed under a new delivery id is the same delivery.
+        UniqueConstraint("connection_id", "content_hash", name="uq_ats_deliveries_connection_id_content_hash"),
         # Sweep: deliveries whose job was lost or whose retry is due.
         Index("ix_ats_deliveries_pending", "next_attempt_at",
               sqlite_where=text("state IN ('received', 'processing')"),
@@ -89,6 +91,7 @@ class AtsDelivery(Base):
     provider: Mapped[str] = mapped_column(String(32))
     kind: Mapped[DeliveryKind] = mapped_column(string_enum(DeliveryKind))
     delivery_key: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str | None] = mapped_column(String(80))  # "sha256:<hex>" of a webhook's body
     vendor_event: Mapped[str | None] = mapped_column(String(100))  # "reject_candidate", "candidateStageChange"
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # minus credentials

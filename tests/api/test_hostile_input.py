@@ -7,6 +7,7 @@
 - The template preview answers the content types its OpenAPI document names.
 - Status and invitation tokens never reach an access log (gunicorn's and werkzeug's real formatting).
 - The SQLite file is 0600, the instance folder and the outbox 0700, each `.eml` 0600.
+- A Greenhouse body replayed under a new `Greenhouse-Event-ID` is a duplicate, applied once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ats_support import connect
+from ats_support import connect, fixture_bytes
 from dashboard_support import add_user, sign_in
 from gunicorn.config import Config as GunicornConfig
 from helpers import interview_done
@@ -327,4 +328,17 @@ def test_outbox_folder_and_each_mail_are_readable_by_their_owner_only(rt, org, t
     mails = list(folder.glob("*.eml"))
     assert mails and mode(folder) == 0o700
     assert {mode(mail) for mail in mails} == {0o600}
+
+
+# -- (g) a replayed Greenhouse body --------------------------------------------------------------------------
+
+
+def test_a_greenhouse_body_replayed_under_a_new_event_id_is_a_duplicate_applied_once(rt, org, gh):
+    body = fixture_bytes("greenhouse", "reject_candidate.json")
+    first = org.client.post(gh["webhook_path"], data=body, headers=greenhouse_headers(body, "evt-1"))
+    assert first.get_json()["status"] == "accepted"
+    replay = org.client.post(gh["webhook_path"], data=body, headers=greenhouse_headers(body, "evt-replayed"))
+    assert replay.status_code == 200
+    assert replay.get_json() == {"status": "duplicate", "delivery_id": first.get_json()["delivery_id"]}
+    assert count(rt, AtsDelivery) == 1  # one delivery: one job, its events applied once
 
