@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin import clock, runtime
@@ -34,6 +34,7 @@ from plugin.db import Database
 from plugin.events.schemas import EventValidationError, load_events
 from plugin.events.types import CanonicalEvent
 from plugin.models import AtsConnection, AtsDelivery, Candidate, DeliveryKind, DeliveryState, Organization
+from plugin.sla.batch_locks import is_transient_conflict, lock_in_stable_order
 from plugin.sla.ledger import record_event, scrub_deliveries
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,7 @@ def _record(db: Database, delivery_id: int, events: list[CanonicalEvent], now: d
             assert delivery is not None
             org = session.get(Organization, delivery.org_id)
             assert org is not None
+            lock_in_stable_order(session, org.id, events)
             results = []
             for event in sorted(events, key=lambda e: e.occurred_at):
                 status, outcome = record_event(session, org, event, {"ats_delivery_id": delivery_id}, now=now,
@@ -191,9 +193,9 @@ def _record(db: Database, delivery_id: int, events: list[CanonicalEvent], now: d
                 scrub_deliveries(session, {delivery_id})  # the erasure (or news of an erased person) itself
             session.commit()
             return results
-        except IntegrityError:
+        except (IntegrityError, DBAPIError) as exc:
             session.rollback()
-            if attempt == RECORD_ATTEMPTS - 1:
+            if not (isinstance(exc, IntegrityError) or is_transient_conflict(exc)) or attempt == RECORD_ATTEMPTS - 1:
                 raise
         finally:
             session.close()

@@ -68,6 +68,11 @@ class Job(Base):
     # in scope, marked as assumed, until an admin says otherwise).
     publicly_advertised: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A closing too large for one request continues in the sweep (plugin.sla.ledger_jobs): the last
+    # application id already added to a closing notice, and the hold those notices wait for.
+    # None: nothing left to do.
+    closing_fanout_after: Mapped[int | None] = mapped_column(Integer)
+    closing_hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Candidate(Base):

@@ -1,6 +1,11 @@
 """Ledger handlers for jobs: a closed job tells its interviewed candidates (one closing notice per
 person, held so that a reopen can cancel it); a reopened job takes its applications out of the
 notices not yet sent, cancelling a notice left with none.
+
+A closing is work that grows with the job: 10,000 interviewed candidates took minutes, more than a
+request may take (the ATS got a 500 and the closing was never stored). The request adds the first
+IN_REQUEST candidates and leaves a cursor on the job; the sweep continues from it, SWEEP_CHUNK at a
+time (`continue_closings`). The notices wait for the hold anyway, so nobody hears later for it.
 """
 
 from __future__ import annotations
@@ -8,19 +13,26 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from plugin.audit import audit
 from plugin.models import (
     Application,
     ApplicationStatus,
+    Job,
     JobStatus,
     Notification,
     NotificationKind,
     NotificationState,
+    Organization,
 )
 from plugin.sla import obligations
 from plugin.sla.ledger_context import APPLIED, EventContext, Outcome, ignored, newer
 from plugin.sla.obligations import UNSENT, calendars, open_obligation
 from plugin.sla.policy import policy_for
+
+IN_REQUEST = 200  # applications a job.closed request adds itself; the sweep does the rest
+SWEEP_CHUNK = 500  # applications per sweep transaction
 
 
 def job_closed(ctx: EventContext) -> Outcome:
@@ -32,36 +44,70 @@ def job_closed(ctx: EventContext) -> Outcome:
     job.status, job.status_changed_at = JobStatus.CLOSED, ctx.at
     ctx.audit("job", job.id, "closed")
     policy = policy_for(ctx.org, job)
-    hold_until = max(ctx.now, ctx.at + timedelta(minutes=policy.job_closed_hold_minutes))
-    apps = ctx.session.scalars(
-        select(Application).where(Application.job_id == job.id, Application.status == ApplicationStatus.ACTIVE,
-                                  Application.first_interview_ended_at.is_not(None))
-    ).all()
-    for app in apps:
-        if app.candidate.erased_at is not None:
-            continue
-        _add_to_closing_notice(ctx, app, hold_until)
+    job.closing_hold_until = max(ctx.now, ctx.at + timedelta(minutes=policy.job_closed_hold_minutes))
+    job.closing_fanout_after = 0
+    continue_closing(ctx.session, ctx.org, job, now=ctx.now, actor=ctx.actor, limit=IN_REQUEST)
     return APPLIED
 
 
-def _add_to_closing_notice(ctx: EventContext, app: Application, hold_until: datetime) -> None:
+def continue_closing(session: Session, org: Organization, job: Job, *, now: datetime, actor: str, limit: int) -> int:
+    """Add up to `limit` more of a closed job's interviewed candidates to closing notices, in id order.
+
+    Returns how many applications it looked at; the job's cursor is cleared once none are left.
+    """
+    if job.closing_fanout_after is None or job.closing_hold_until is None:
+        return 0
+    apps = session.scalars(
+        select(Application).where(Application.job_id == job.id, Application.id > job.closing_fanout_after,
+                                  Application.status == ApplicationStatus.ACTIVE,
+                                  Application.first_interview_ended_at.is_not(None))
+        .order_by(Application.id).limit(limit)
+    ).all()
+    hold_until = max(now, job.closing_hold_until)  # a sweep that comes late must not schedule in the past
+    for app in apps:
+        if app.candidate.erased_at is None:
+            _add_to_closing_notice(session, org, app, hold_until, now=now, actor=actor)
+    if len(apps) < limit:
+        job.closing_fanout_after = job.closing_hold_until = None
+    else:
+        job.closing_fanout_after = apps[-1].id
+    return len(apps)
+
+
+def continue_closings(session: Session, now: datetime, actor: str) -> int:
+    """The sweep's part: one closed job whose closing is not finished, SWEEP_CHUNK applications of it.
+
+    Locked and skipped by other sweepers (PostgreSQL), so two never add the same candidates at once.
+    """
+    job = session.scalar(
+        select(Job).where(Job.closing_fanout_after.is_not(None)).order_by(Job.id).limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if job is None:
+        return 0
+    org = session.get(Organization, job.org_id)
+    assert org is not None
+    return max(1, continue_closing(session, org, job, now=now, actor=actor, limit=SWEEP_CHUNK))
+
+
+def _add_to_closing_notice(session: Session, org: Organization, app: Application, hold_until: datetime, *,
+                           now: datetime, actor: str) -> None:
     """One closing notice per person, even when several of their jobs close together: a closing that
     arrives while the person's notice still waits joins it, and the notice waits for the later of the
     two holds, so a reopen of either job can still cancel it (found by the oracle: it used to leave at
     whichever time was scheduled first, before the later job's hold had ended)."""
-    cals = calendars(ctx.org, app.candidate)
-    send_at = cals.candidate.next_window_opening(hold_until, policy_for(ctx.org, app.job).send_window)
-    pending = ctx.session.scalar(
+    cals = calendars(org, app.candidate)
+    send_at = cals.candidate.next_window_opening(hold_until, policy_for(org, app.job).send_window)
+    pending = session.scalar(
         select(Notification).where(
-            Notification.org_id == ctx.org.id, Notification.candidate_id == app.candidate_id,
+            Notification.org_id == org.id, Notification.candidate_id == app.candidate_id,
             Notification.kind == NotificationKind.JOB_CLOSED, Notification.state == NotificationState.SCHEDULED,
         )
     )
     if pending is None:
         obligations.schedule(
-            ctx.session, ctx.org, NotificationKind.JOB_CLOSED, app=app, obligation=open_obligation(app), at=send_at,
-            now=ctx.now, context={"application_ids": [app.id]}, dedupe_key=f"job_closed:app{app.id}",
-            actor=ctx.actor,
+            session, org, NotificationKind.JOB_CLOSED, app=app, obligation=open_obligation(app), at=send_at,
+            now=now, context={"application_ids": [app.id]}, dedupe_key=f"job_closed:app{app.id}", actor=actor,
         )
         return
     ids = list(pending.context.get("application_ids", []))
@@ -70,8 +116,9 @@ def _add_to_closing_notice(ctx: EventContext, app: Application, hold_until: date
     if send_at > pending.scheduled_for:
         before = pending.scheduled_for
         pending.scheduled_for = send_at
-        ctx.audit("notification", pending.id, "deferred", before={"scheduled_for": before.isoformat()},
-                  after={"scheduled_for": send_at.isoformat(), "reason": "another job's closing joined it"})
+        audit(session, org.id, "notification", pending.id, "deferred", now, actor,
+              before={"scheduled_for": before.isoformat()},
+              after={"scheduled_for": send_at.isoformat(), "reason": "another job's closing joined it"})
 
 
 def drop_from_closing_notices(ctx: EventContext, app_ids: list[int]) -> None:
@@ -100,6 +147,7 @@ def job_reopened(ctx: EventContext) -> Outcome:
     if job.status_changed_at is not None and not newer(ctx.at, job.status_changed_at, strict=True):
         return ignored("a newer event already set this job's status")
     job.status, job.status_changed_at = JobStatus.OPEN, ctx.at
+    job.closing_fanout_after = job.closing_hold_until = None  # a closing still fanning out stops here
     ctx.audit("job", job.id, "reopened")
     app_ids = list(ctx.session.scalars(select(Application.id).where(Application.job_id == job.id)))
     drop_from_closing_notices(ctx, app_ids)

@@ -39,6 +39,7 @@ from plugin.models import (
 )
 from plugin.sla import breaches, deadlines, messages, undelivered
 from plugin.sla.ledger_interviews import open_for_interview
+from plugin.sla.ledger_jobs import continue_closings
 from plugin.sla.obligations import calendars
 from plugin.sla.policy import policy_for
 
@@ -81,6 +82,7 @@ class SweepReport:
     requeued: int = 0
     abandoned: int = 0
     conflicts: int = 0
+    closing_applications: int = 0  # of closed jobs too large for their request (ledger_jobs)
     # Filled by plugin.processes.sweep_once, which also runs the ATS steps of a tick.
     ats_deliveries_requeued: int = 0
     ats_polls: int = 0
@@ -89,13 +91,16 @@ class SweepReport:
         rungs = ", ".join(f"{k} {v}" for k, v in sorted(self.rungs.items())) or "none"
         return (f"interviews ended {self.interviews_ended}; rungs: {rungs}; messages queued {self.queued}, "
                 f"re-queued {self.requeued}, abandoned {self.abandoned}; "
-                f"ATS deliveries re-queued {self.ats_deliveries_requeued}, polls started {self.ats_polls}")
+                f"ATS deliveries re-queued {self.ats_deliveries_requeued}, polls started {self.ats_polls}"
+                + (f"; closed jobs: {self.closing_applications} applications added to closing notices"
+                   if self.closing_applications else ""))
 
 
 def sweep(db: Database, now: datetime, dispatch: Dispatch, check: SendCheckFn = cannot_tell) -> SweepReport:
     report = SweepReport()
     _in_batches(db, report, lambda s: _open_ended_interviews(s, now, report))
     _in_batches(db, report, lambda s: _take_due_rungs(s, now, report))
+    _in_batches(db, report, lambda s: _continue_job_closings(s, now, report))
     _recover_in_flight(db, now, dispatch, check, report)
     while True:
         with db.session() as session:
@@ -130,6 +135,12 @@ def _open_ended_interviews(session, now: datetime, report: SweepReport) -> bool:
         open_for_interview(session, org, interview, now=now, actor=ACTOR)
         report.interviews_ended += 1
     return bool(interviews)
+
+
+def _continue_job_closings(session, now: datetime, report: SweepReport) -> bool:  # type: ignore[no-untyped-def]
+    done = continue_closings(session, now, ACTOR)
+    report.closing_applications += done
+    return done > 0
 
 
 def _take_due_rungs(session, now: datetime, report: SweepReport) -> bool:  # type: ignore[no-untyped-def]
