@@ -79,6 +79,7 @@ _own_back_end_per_xdist_worker()
 SLOW_FIRST = (
     "tests/notify/test_bulk_send.py", "tests/dashboard/test_dashboard_browser.py", "tests/sla/test_invariants.py",
     "tests/cli/test_demo_sendgrid.py", "tests/ats/test_ats_end_to_end_lever_ashby.py",
+    "tests/api/test_openapi_fuzz.py",  # one test of about a minute
 )
 
 
