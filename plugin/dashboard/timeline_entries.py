@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from plugin.dashboard import local_time, now
 from plugin.dashboard.i18n import gettext, lazy_gettext, ngettext
-from plugin.models import CandidateReply, InboundEvent, MailEvent, Notification, Obligation
+from plugin.models import CandidateReply, InboundEvent, MailEvent, Notification, NotificationState, Obligation
 from plugin.reports import outcomes
 
 
@@ -98,6 +98,11 @@ def _message_entry(notification: Notification, zone: ZoneInfo) -> Entry:
         timing_text = gettext("%(text)s (asked for %(locale)s)", text=timing_text,
                               locale=notification.locale_fallback_from)
     lines = [" · ".join(state), timing_text]
+    if notification.state is NotificationState.UNKNOWN:
+        # The trade-off of never sending twice (README, "Failure modes"): say it where the state shows.
+        lines.append(gettext("Nobody can tell yet whether this message reached the provider (its request got "
+                             "no answer). It is never sent again on a guess: SendGrid's signed event confirms it. "
+                             "Without SendGrid's event webhook it stays unknown."))
     if notification.cancelled_reason:
         lines.append(gettext("Cancelled: %(reason)s", reason=notification.cancelled_reason))
     if notification.last_error:

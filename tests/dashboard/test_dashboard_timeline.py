@@ -32,6 +32,7 @@ from plugin.models import (
     MailEvent,
     Notification,
     NotificationKind,
+    NotificationState,
     ReplyState,
 )
 
@@ -354,3 +355,15 @@ def test_ats_record_url_unknown_providers_have_no_link():
     for provider in ("api", None, "", "teamtailor", "merge:greenhouse"):
         assert ats_record_url(provider, candidate_id="c", application_id="a") is None
     assert ats_record_url("greenhouse", candidate_id=None, application_id="a") is None
+
+
+def test_a_message_of_unknown_fate_says_why_it_is_not_sent_again(rt, client, played):
+    """Issue 13, item 12: the trade-off of never sending twice is said where the state shows."""
+    status_update = next(n for n in played.ada_messages if n.kind == NotificationKind.STATUS_UPDATE)
+    with rt.db.session() as session:  # as a send whose request got no answer leaves it
+        session.get(Notification, status_update.id).state = NotificationState.UNKNOWN
+    sign_in(client, ADMIN)
+    page = html(client.get(f"/dashboard/applications/{played.ada}"))
+    assert "state unknown" in page and "It is never sent again on a guess" in page
+    assert "Without SendGrid&#39;s event webhook it stays unknown." in page
+    assert page.count("never sent again on a guess") == 1  # only on the message whose fate is unknown
