@@ -15,14 +15,17 @@ sys.path.insert(0, str(ROOT / "tests" / "mutants"))
 import dashboard_i18n  # noqa: E402
 import issue11  # noqa: E402
 import issue13_erasure  # noqa: E402
+import issue13_faults  # noqa: E402
 import issue13_hostile  # noqa: E402
 import issue13_keys  # noqa: E402
 import issue13_proof  # noqa: E402
 import issue13_sign_in  # noqa: E402
+import issue13_ssrf  # noqa: E402
 import tenant  # noqa: E402
 
 MUTANTS = (issue11.MUTANTS + tenant.MUTANTS + dashboard_i18n.MUTANTS + issue13_sign_in.MUTANTS + issue13_erasure.MUTANTS
-           + issue13_proof.MUTANTS + issue13_keys.MUTANTS + issue13_hostile.MUTANTS)
+           + issue13_proof.MUTANTS + issue13_keys.MUTANTS + issue13_hostile.MUTANTS + issue13_ssrf.MUTANTS
+           + issue13_faults.MUTANTS)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m["name"] for m in MUTANTS])

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dashboard_i18n  # noqa: E402
 import issue11  # noqa: E402
 import issue13_erasure  # noqa: E402
+import issue13_faults  # noqa: E402
 import issue13_hostile  # noqa: E402
 import issue13_keys  # noqa: E402
 import issue13_proof  # noqa: E402
@@ -42,7 +43,8 @@ except ImportError:  # pragma: no cover - the list is optional
     TENANT_MUTANTS = []
 
 ALL = (issue11.MUTANTS + TENANT_MUTANTS + dashboard_i18n.MUTANTS + issue13_sign_in.MUTANTS + issue13_erasure.MUTANTS
-       + issue13_proof.MUTANTS + issue13_ssrf.MUTANTS + issue13_keys.MUTANTS + issue13_hostile.MUTANTS)
+       + issue13_proof.MUTANTS + issue13_ssrf.MUTANTS + issue13_keys.MUTANTS + issue13_hostile.MUTANTS
+       + issue13_faults.MUTANTS)
 
 
 def copy_tree(target: Path) -> None:
