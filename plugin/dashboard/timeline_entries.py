@@ -12,6 +12,7 @@ from plugin.dashboard import local_time, now
 from plugin.dashboard.i18n import gettext, lazy_gettext, ngettext
 from plugin.models import CandidateReply, InboundEvent, MailEvent, Notification, NotificationState, Obligation
 from plugin.reports import outcomes
+from plugin.reports.cycle_lists import breach_reason_words
 
 
 @dataclass
@@ -75,7 +76,7 @@ def _cycle_entries(obligation: Obligation, zone: ZoneInfo) -> list[Entry]:
         title = gettext("Cycle %(cycle)s deadline missed", cycle=obligation.cycle)
         if obligation.breach_reason:
             title = gettext("Cycle %(cycle)s deadline missed (%(reason)s)", cycle=obligation.cycle,
-                            reason=obligation.breach_reason.replace("_", " "))
+                            reason=gettext(breach_reason_words(obligation.breach_reason, obligation.state)))
         entries.append(Entry(obligation.breached_at, 3, obligation.id, "cycle", title,
                              [gettext("Deadline was %(due)s.", due=due)], "bad"))
     return entries

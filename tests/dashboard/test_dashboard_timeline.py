@@ -33,6 +33,7 @@ from plugin.models import (
     Notification,
     NotificationKind,
     NotificationState,
+    Obligation,
     ReplyState,
 )
 
@@ -367,3 +368,15 @@ def test_a_message_of_unknown_fate_says_why_it_is_not_sent_again(rt, client, pla
     assert "state unknown" in page and "It is never sent again on a guess" in page
     assert "Without SendGrid&#39;s event webhook it stays unknown." in page
     assert page.count("never sent again on a guess") == 1  # only on the message whose fate is unknown
+
+
+def test_a_missed_deadline_says_why_in_the_words_every_report_uses(rt, client, played):
+    """Issue 12: one set of words for breach reasons (plugin/reports/cycle_lists.py), not the raw code."""
+    with rt.db.session() as session:
+        cycle = session.scalars(select(Obligation).join(Application).where(Application.id == played.ada)
+                                .order_by(Obligation.cycle)).first()
+        cycle.breached_at, cycle.breach_reason = cycle.due_at, "autopilot_off"
+    sign_in(client, ADMIN)
+    page = html(client.get(f"/dashboard/applications/{played.ada}"))
+    assert "deadline missed (autopilot is off for this job)" in page
+    assert "deadline missed (autopilot off)" not in page
