@@ -51,7 +51,8 @@ def proof_of(org) -> dict:  # type: ignore[no-untyped-def]
 
 def refusals(rt) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
     with rt.db.session() as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == "delivery_event_refused")))
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == "delivery_event_refused")
+                                    .order_by(AuditEntry.id)))  # in the order they were refused
 
 
 # -- impossible times are refused -------------------------------------------------------------------
