@@ -454,7 +454,11 @@ FULLY_CHECKED_SHARE = 0.6  # the oracle must not pass by giving up on most examp
 def test_invariants_hold_for_any_event_sequence(rt, client, clock, tick):  # type: ignore[no-untyped-def]
     tally: Counter = Counter()
 
+    # The same examples on every run unless GHOSTLESS_PROPERTY_RANDOM=1: CI must not go red on a
+    # sequence no one has seen before. Explore with random sequences (and more of them) by hand:
+    #   GHOSTLESS_PROPERTY_RANDOM=1 GHOSTLESS_PROPERTY_EXAMPLES=400 pytest tests/sla/test_invariants.py
     @settings(max_examples=int(os.environ.get("GHOSTLESS_PROPERTY_EXAMPLES", "40")), deadline=None,
+              derandomize=os.environ.get("GHOSTLESS_PROPERTY_RANDOM") != "1",
               suppress_health_check=[HealthCheck.too_slow])
     @given(steps=STEPS, places=st.lists(st.sampled_from(PLACES), min_size=2, max_size=2), silence=SILENCE)
     def examples(steps, places, silence):  # type: ignore[no-untyped-def]
