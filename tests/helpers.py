@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from plugin.models import Notification, NotificationState, Obligation
+from plugin.models import Notification, NotificationState, Obligation, Organization
 
 _ids = itertools.count(1)
 
@@ -66,3 +66,13 @@ def notifications(db: Any, kind: str | None = None) -> list[Notification]:
 def obligations(db: Any) -> list[Obligation]:
     with db.session() as session:
         return list(session.scalars(select(Obligation).order_by(Obligation.application_id, Obligation.cycle)))
+
+
+def interviews_ended(org: Any, db: Any, at: datetime, count: int) -> None:
+    """`count` applications (a-0, c-0, i-0, ...) whose interviews ended at `at`, posted 50 a batch,
+    with the thank-you mail off, so what a test looks at is the ladder or the closing alone."""
+    with db.session() as session:
+        session.get(Organization, org.id).policy = {"next_steps": False}
+    events = [interview_done(at, app=f"a-{i}", candidate=f"c-{i}", interview=f"i-{i}") for i in range(count)]
+    for start in range(0, count, 50):
+        org.post(*events[start:start + 50])

@@ -6,7 +6,7 @@ import random
 import time
 from typing import Any
 
-from flask import request
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
@@ -81,7 +81,6 @@ class Events(MethodView):
 
 
 def _actor() -> str:
-    from flask import g
     return g.actor
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import START
-from helpers import interview_done, notifications, obligations
+from helpers import interviews_ended, notifications, obligations
 from sqlalchemy import select
 
 from plugin.models import AuditEntry, NotificationKind, NotificationState, Organization, Rung
@@ -21,11 +21,7 @@ from plugin.sla.sweep import SweepReport, sweep
 
 
 def _open_obligations(org, rt, count: int) -> None:  # type: ignore[no-untyped-def]
-    with rt.db.session() as session:  # no thank-you mails: only the ladder is under test
-        session.get(Organization, org.id).policy = {"next_steps": False}
-    events = [interview_done(START, app=f"a-{i}", candidate=f"c-{i}", interview=f"i-{i}") for i in range(count)]
-    for start in range(0, count, 50):
-        org.post(*events[start:start + 50])
+    interviews_ended(org, rt.db, START, count)  # no thank-you mails: only the ladder is under test
     obs = obligations(rt.db)
     assert len(obs) == count and len({o.next_action_at for o in obs}) == 1
 

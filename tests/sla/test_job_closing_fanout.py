@@ -11,22 +11,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conftest import START
-from helpers import event, interview_done, notifications
+from helpers import event, interviews_ended, notifications
 from sqlalchemy import select
 
-from plugin.models import Job, NotificationState, Organization
+from plugin.models import Job, NotificationState
 from plugin.sla.ledger_jobs import IN_REQUEST
 
 COUNT = IN_REQUEST + 60  # more than one request's share
 CLOSED_AT = START + timedelta(hours=1)
-
-
-def _interviewed(org, rt, count: int) -> None:  # type: ignore[no-untyped-def]
-    with rt.db.session() as session:  # no thank-you mails: only the closing is under test
-        session.get(Organization, org.id).policy = {"next_steps": False}
-    events = [interview_done(START, app=f"a-{i}", candidate=f"c-{i}", interview=f"i-{i}") for i in range(count)]
-    for start in range(0, count, 100):
-        org.post(*events[start:start + 100])
 
 
 def _covered(rt) -> list[int]:  # type: ignore[no-untyped-def]
@@ -41,7 +33,7 @@ def _cursor(rt) -> int | None:  # type: ignore[no-untyped-def]
 
 
 def test_a_large_closing_answers_at_once_and_the_sweep_tells_everyone_once(org, rt, tick):
-    _interviewed(org, rt, COUNT)
+    interviews_ended(org, rt.db, START, COUNT)
     answer = org.post(event("job.closed", CLOSED_AT))
     assert answer["applied"] == 1
     assert len(_covered(rt)) == IN_REQUEST and _cursor(rt) is not None  # the rest is left to the sweep
@@ -57,7 +49,7 @@ def test_a_large_closing_answers_at_once_and_the_sweep_tells_everyone_once(org, 
 
 
 def test_a_reopen_during_the_fan_out_stops_it_and_cancels_what_was_scheduled(org, rt, tick):
-    _interviewed(org, rt, COUNT)
+    interviews_ended(org, rt.db, START, COUNT)
     org.post(event("job.closed", CLOSED_AT))
     org.post(event("job.reopened", CLOSED_AT + timedelta(minutes=10)))
     assert _covered(rt) == [] and _cursor(rt) is None
