@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin import clock, runtime
@@ -34,8 +34,8 @@ from plugin.db import Database
 from plugin.events.schemas import EventValidationError, load_events
 from plugin.events.types import CanonicalEvent
 from plugin.models import AtsConnection, AtsDelivery, Candidate, DeliveryKind, DeliveryState, Organization
-from plugin.sla.batch_locks import is_transient_conflict, lock_in_stable_order
-from plugin.sla.ledger import record_event, scrub_deliveries
+from plugin.sla.apply import apply_events
+from plugin.sla.erasure_deliveries import scrub_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), ti
 MAX_ATTEMPTS = len(BACKOFF) + 1
 LEASE = timedelta(minutes=10)  # a "processing" row older than this belonged to a worker that died
 LOST_JOB_GRACE = timedelta(minutes=2)  # a "received" row whose job never ran is re-enqueued after this
-RECORD_ATTEMPTS = 3  # two deliveries racing to create the same candidate: the loser retries
 # Headers never stored: credentials some vendors let admins add (Greenhouse Basic auth), cookies.
 DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
@@ -172,34 +171,22 @@ def _translate(db: Database, box: SecretBox, delivery_id: int, now: datetime) ->
 
 
 def _record(db: Database, delivery_id: int, events: list[CanonicalEvent], now: datetime) -> list[dict[str, Any]]:
-    for attempt in range(RECORD_ATTEMPTS):
-        session = db.sessionmaker()
-        try:
-            delivery = session.get(AtsDelivery, delivery_id)
-            assert delivery is not None
-            org = session.get(Organization, delivery.org_id)
-            assert org is not None
-            lock_in_stable_order(session, org.id, events)
-            results = []
-            for event in sorted(events, key=lambda e: e.occurred_at):
-                status, outcome = record_event(session, org, event, {"ats_delivery_id": delivery_id}, now=now,
-                                               actor=f"ats:{delivery.provider}:{delivery.connection_id}",
-                                               source=delivery.provider)
-                results.append({"id": event.id, "type": event.type.value, "status": status,
-                                "detail": outcome.detail if outcome else None})
-            delivery.state, delivery.processed_at, delivery.error = DeliveryState.PROCESSED, now, None
-            delivery.next_attempt_at, delivery.events = None, results
-            if _names_an_erased_person(session, org.id, events):
-                scrub_deliveries(session, {delivery_id})  # the erasure (or news of an erased person) itself
-            session.commit()
-            return results
-        except (IntegrityError, DBAPIError) as exc:
-            session.rollback()
-            if not (isinstance(exc, IntegrityError) or is_transient_conflict(exc)) or attempt == RECORD_ATTEMPTS - 1:
-                raise
-        finally:
-            session.close()
-    raise AssertionError("unreachable")
+    with db.session() as session:
+        delivery = session.get(AtsDelivery, delivery_id)
+        assert delivery is not None
+        org_id, actor, provider = delivery.org_id, f"ats:{delivery.provider}:{delivery.connection_id}", delivery.provider
+    ordered = sorted(events, key=lambda e: e.occurred_at)
+
+    def finish(session: Session, org: Organization, results: list[dict[str, Any]]) -> None:
+        delivery = session.get(AtsDelivery, delivery_id)
+        assert delivery is not None
+        delivery.state, delivery.processed_at, delivery.error = DeliveryState.PROCESSED, now, None
+        delivery.next_attempt_at, delivery.events = None, results
+        if _names_an_erased_person(session, org.id, events):
+            scrub_deliveries(session, {delivery_id})  # the erasure (or news of an erased person) itself
+
+    return apply_events(db, org_id, ordered, [{"ats_delivery_id": delivery_id}] * len(ordered), now=now,
+                        actor=actor, source=provider, finish=finish)
 
 
 def _names_an_erased_person(session: Session, org_id: str, events: list[CanonicalEvent]) -> bool:

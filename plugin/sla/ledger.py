@@ -33,7 +33,6 @@ from plugin.models import (
     Organization,
 )
 from plugin.sla import erasure, ledger_decisions, ledger_interviews, ledger_jobs, obligations
-from plugin.sla.erasure_deliveries import scrub_deliveries  # noqa: F401 - the ATS job's import
 from plugin.sla.ledger_context import APPLIED, EventContext, Outcome, ignored, is_erased
 from plugin.sla.obligations import cancel_unsent, open_obligation
 
