@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from plugin.audit import audit
+from plugin.audit import audit, audit_many, audit_row
 from plugin.models import (
     Application,
     Candidate,
@@ -268,37 +268,88 @@ def schedule(
     `at` moves to the opening of the message's send window if it falls outside it (the candidate's
     for candidate mail, the organisation's for internal mail); the send job checks it again.
     """
-    at = _inside_window(org, app, kind, at)
+    values = message_row(org, kind, at=at, now=now, app=app, obligation=obligation, recipient=recipient,
+                         context=context, dedupe_key=dedupe_key, autopilot=autopilot)
+    if _live_dedupe_keys(session, org.id, [values["dedupe_key"]]):
+        return None
+    notification = Notification(**values)
+    session.add(notification)
+    session.flush()
+    audit(session, org.id, "notification", notification.id, "scheduled", now, actor, after=_scheduled(values))
+    return notification
+
+
+def message_row(
+    org: Organization, kind: NotificationKind, *, at: datetime, now: datetime, app: Application | None = None,
+    obligation: Obligation | None = None, recipient: tuple[str | None, str | None] | None = None,
+    context: dict[str, Any] | None = None, dedupe_key: str | None = None, autopilot: bool = False,
+    window: tuple[Policy, Calendars] | None = None,
+) -> dict[str, Any]:
+    """The column values of the message `schedule` writes (`schedule_many` writes many at once).
+
+    `window`: the application's policy and calendars when the caller has them already (the sweep
+    computes them once per job and calendar in a tick)."""
+    at = _inside_window(org, app, kind, at, window)
     if dedupe_key is None and obligation is not None:
         dedupe_key = f"{kind.value}:ob{obligation.id}"
-    if dedupe_key is not None and session.scalar(
-        select(Notification.id).where(
-            Notification.org_id == org.id, Notification.dedupe_key == dedupe_key,
-            Notification.state != NotificationState.CANCELLED,
-        )
-    ):
-        return None
     candidate = app.candidate if app is not None else None
     if recipient is None:
         recipient = (candidate.name, candidate.email) if candidate is not None else (None, None)
-    notification = Notification(
+    return dict(
         org_id=org.id, application_id=app.id if app else None, obligation_id=obligation.id if obligation else None,
         candidate_id=candidate.id if candidate else None, kind=kind, autopilot=autopilot,
         recipient_name=recipient[0], recipient_email=recipient[1],
         locale=candidate.locale if (candidate and kind.is_candidate_facing) else None,
         context=context or {}, state=NotificationState.SCHEDULED, scheduled_for=at, dedupe_key=dedupe_key,
-        created_at=now,
+        created_at=now, attempts=0,
     )
-    session.add(notification)
-    session.flush()
-    audit(session, org.id, "notification", notification.id, "scheduled", now, actor,
-          after={"kind": kind.value, "scheduled_for": at.isoformat()})
-    return notification
 
 
-def _inside_window(org: Organization, app: Application | None, kind: NotificationKind, at: datetime) -> datetime:
-    policy = policy_for(org, app.job if app is not None else None)
-    cals = calendars(org, app.candidate if app is not None else None)
+def schedule_many(session: Session, rows: list[dict[str, Any]], now: datetime, actor: str) -> int:
+    """Write message rows made by `message_row` as `schedule` writes one, in bulk: one query per
+    organisation for the live dedupe keys, one multi-row insert for the messages, one for their audit
+    entries. A row whose key a live message (or an earlier row) holds is skipped. Returns how many
+    were written. The ORM session does not hold the new rows."""
+    live: set[tuple[str, str]] = set()
+    for org_id in {row["org_id"] for row in rows}:
+        keys = [row["dedupe_key"] for row in rows if row["org_id"] == org_id]
+        live.update((org_id, key) for key in _live_dedupe_keys(session, org_id, keys))
+    fresh = []
+    for row in rows:
+        if row["dedupe_key"] is not None:
+            if (row["org_id"], row["dedupe_key"]) in live:
+                continue
+            live.add((row["org_id"], row["dedupe_key"]))
+        fresh.append(row)
+    if not fresh:
+        return 0
+    ids = session.scalars(insert(Notification).returning(Notification.id, sort_by_parameter_order=True), fresh).all()
+    audit_many(session, [audit_row(row["org_id"], "notification", notification_id, "scheduled", now, actor,
+                                   after=_scheduled(row)) for notification_id, row in zip(ids, fresh, strict=True)])
+    return len(fresh)
+
+
+_KEYS_PER_QUERY = 500  # bound parameters in one IN list
+
+
+def _live_dedupe_keys(session: Session, org_id: str, keys: Iterable[str | None]) -> set[str]:
+    wanted = sorted({key for key in keys if key is not None})
+    live: set[str] = set()
+    for start in range(0, len(wanted), _KEYS_PER_QUERY):
+        live.update(session.scalars(select(Notification.dedupe_key).where(
+            Notification.org_id == org_id, Notification.dedupe_key.in_(wanted[start:start + _KEYS_PER_QUERY]),
+            Notification.state != NotificationState.CANCELLED)))
+    return live
+
+
+def _scheduled(values: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": values["kind"].value, "scheduled_for": values["scheduled_for"].isoformat()}
+
+
+def _inside_window(org: Organization, app: Application | None, kind: NotificationKind, at: datetime,
+                   window: tuple[Policy, Calendars] | None = None) -> datetime:
+    policy, cals = window or (policy_for(org, app.job if app is not None else None),
+                              calendars(org, app.candidate if app is not None else None))
     calendar = cals.candidate if kind.is_candidate_facing else cals.org
     return calendar.next_window_opening(at, policy.send_window)
 
