@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from sqlalchemy.orm import Session
 
 from plugin import clock
-from plugin.accounts.orgs import organization_for_key
+from plugin.accounts.orgs import key_owner
 from plugin.json_input import BadJson, parse_json
 from plugin.models import Organization
 from plugin.web.body_limit import declared_too_large, read_within_limit
@@ -28,12 +28,11 @@ def authenticate() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         abort(401, message="Send your organisation's API key as 'Authorization: Bearer <key>'.",
               headers={"WWW-Authenticate": "Bearer"})
-    found = organization_for_key(db_session(), token.strip())
-    if found is None:
+    owner = key_owner(db_session(), token.strip())
+    if owner is None:
         abort(401, message="This API key is not valid (unknown or revoked).", headers={"WWW-Authenticate": "Bearer"})
-    org, key = found
-    g.org_id = org.id
-    g.actor = f"api-key:{key.prefix}"
+    g.org_id = owner.org_id
+    g.actor = f"api-key:{owner.prefix}"
 
 
 def current_org(session: Session) -> Organization:
