@@ -15,10 +15,11 @@ from werkzeug.serving import make_server
 
 from plugin import clock, create_app
 from plugin.ats import deliveries, polling
+from plugin.ats.api_batches import dispatch_event_batches
 from plugin.mail import outbox
 from plugin.notify.dispatch import dispatch
 from plugin.runtime import Runtime
-from plugin.sla import erasure, retention
+from plugin.sla import erasure, event_batches, retention
 from plugin.sla.sweep import SweepReport, sweep
 from plugin.web.access_log import RedactingRequestHandler
 
@@ -33,12 +34,15 @@ log = logging.getLogger(__name__)
 class TickReport(SweepReport):
     """The core sweep's report plus what the rest of a tick did."""
 
+    event_batches_requeued: int = 0  # API batches whose job was lost or whose worker died
+    event_batches_forgotten: int = 0  # outcomes older than event_batches.KEEP_OUTCOMES
     anonymized: int = 0  # candidates whose retention period ended (plugin.sla.retention)
     replies_anonymized: int = 0  # unknown-sender replies scrubbed after the same period
     mail_files_removed: int = 0  # .eml copies of erased people's mail left behind by their erasure
 
     def summary(self) -> str:
-        return (f"{super().summary()}; retention: candidates anonymised {self.anonymized}, "
+        return (f"{super().summary()}; event batches re-queued {self.event_batches_requeued}; "
+                f"retention: candidates anonymised {self.anonymized}, "
                 f"unknown-sender replies scrubbed {self.replies_anonymized}"
                 + (f"; erased people's outbox files removed {self.mail_files_removed}" if self.mail_files_removed else ""))
 
@@ -50,6 +54,8 @@ def sweep_once(rt: Runtime, at: datetime | None = None) -> TickReport:
     core = sweep(rt.db, now, lambda ids: dispatch(queue, ids), rt.mail.was_sent)
     report = TickReport(**{f.name: getattr(core, f.name) for f in fields(core)})
     report.ats_deliveries_requeued = deliveries.recover(rt.db, now, lambda ids: deliveries.dispatch(queue, ids))
+    report.event_batches_requeued = event_batches.recover(rt.db, now, lambda ids: dispatch_event_batches(queue, ids))
+    report.event_batches_forgotten = event_batches.forget_old(rt.db, now)
     report.ats_polls = polling.claim_due(rt.db, now, rt.settings.poll_interval_minutes,
                                          lambda ids: polling.dispatch(queue, ids))
     expired = retention.anonymize_due(rt.db, now, rt.settings.retention_days)

@@ -179,10 +179,22 @@ class Org:
         return {"Authorization": f"Bearer {self.key}"}
 
     def post(self, *events: dict[str, Any], expect: int = 200) -> Any:
+        """Post events as an ATS does and wait for them to be applied, as a caller polling would.
+
+        The API stores the batch and answers 202; a real RQ worker then runs the batch's job, and
+        the batch's outcome is read back from its URL (`expect=200`: processed). Any other `expect`
+        is the status the POST itself must answer (a refusal: nothing stored, nothing queued).
+        """
         body = events[0] if len(events) == 1 else {"events": list(events)}
         response = self.client.post("/api/v1/events", json=body, headers=self.headers)
-        assert response.status_code == expect, response.get_json()
-        return response.get_json()
+        if expect != 200:
+            assert response.status_code == expect, response.get_json()
+            return response.get_json()
+        assert response.status_code == 202, response.get_json()
+        run_worker(self.rt, burst=True, simple=True)
+        outcome = self.get(response.headers["Location"])
+        assert outcome["state"] == "processed", outcome
+        return outcome
 
     def get(self, path: str, expect: int = 200) -> Any:
         response = self.client.get(path, headers=self.headers)

@@ -144,8 +144,8 @@ def main() -> int:
         body = json.dumps({"events": interviews(now)}).encode()
         status, text = post(f"{base}/api/v1/events", body, {"Content-Type": "application/json",
                                                              "Authorization": f"Bearer {args.api_key}"})
-        print(f"{status}  interviews via /api/v1/events: {text.strip()[:120]}")
-        if status != 200:
+        print(f"{status}  interviews via /api/v1/events (stored; a worker applies them): {text.strip()[:120]}")
+        if status != 202:
             return 1
     for action, payload in sequence(now):
         body = json.dumps(payload).encode()

@@ -140,8 +140,9 @@ def play(rt: runtime.Runtime, script: dict[str, Any], out: Any) -> dict[str, Any
             index += 1
         if batch:
             response = client.post("/api/v1/events", json={"events": batch}, headers=headers)
-            if response.status_code != 200:
+            if response.status_code != 202:
                 raise RuntimeError(f"the demo round was refused: {response.status_code} {response.get_json()}")
+            run_worker(rt, burst=True, simple=True)  # the batch's job applies it before the sweep looks
         policy_changes = _apply_policy_changes(client, headers, policy_changes, now)
         sweep_once(rt, now)
         if rt.queue.count:

@@ -36,7 +36,7 @@ from plugin.models.notifications import (
 )
 from plugin.models.obligations import Obligation, ObligationState, Rung
 from plugin.models.orgs import ApiKey, ClosureDate, Organization, TemplateOverride
-from plugin.models.records import AuditEntry, EventOutcome, InboundEvent
+from plugin.models.records import AuditEntry, BatchState, EventBatch, EventOutcome, InboundEvent
 from plugin.models.users import Role, User
 
 __all__ = [
@@ -68,6 +68,8 @@ __all__ = [
     "CandidateReply",
     "EventOutcome",
     "InboundEvent",
+    "BatchState",
+    "EventBatch",
     "AuditEntry",
     "ConnectionState",
     "DeliveryKind",

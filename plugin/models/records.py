@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.db import Base, UTCDateTime
@@ -41,6 +41,44 @@ class InboundEvent(Base):
     canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     outcome: Mapped[EventOutcome] = mapped_column(string_enum(EventOutcome))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class BatchState(StrEnum):
+    QUEUED = "queued"  # stored and acknowledged, waiting for its job (or for a retry)
+    PROCESSING = "processing"
+    PROCESSED = "processed"  # every event applied, ignored or recognised as a duplicate
+    FAILED = "failed"  # not applied (a bug, or an organisation gone): kept for a person to read
+
+
+class EventBatch(Base):
+    """A `POST /api/v1/events` request, validated and stored before it was acknowledged (202); an RQ
+    job applies it. The caller reads each event's outcome at `GET /api/v1/event-batches/<id>`."""
+
+    __tablename__ = "event_batches"
+    __table_args__ = (
+        # Sweep: batches whose job was lost or whose worker died.
+        Index("ix_event_batches_pending", "next_attempt_at",
+              sqlite_where=text("state IN ('queued', 'processing')"),
+              postgresql_where=text("state IN ('queued', 'processing')")),
+        # Sweep: outcomes older than the time they are kept.
+        Index("ix_event_batches_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))  # "api-key:<prefix>"
+    state: Mapped[BatchState] = mapped_column(string_enum(BatchState), default=BatchState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # lost job / dead worker / retry
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    event_count: Mapped[int] = mapped_column(Integer)
+    event_ids: Mapped[list[str]] = mapped_column(JSON)  # in the order posted
+    # The request body as received. Dropped once applied: from then on the ledger holds each event.
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # [{"id", "type", "status": applied|ignored|duplicate, "detail"}] once processed.
+    results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):

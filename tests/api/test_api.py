@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from plugin import create_app
-from plugin.models import Application, Candidate, InboundEvent, Obligation
+from plugin.models import Application, Candidate, EventBatch, InboundEvent, Obligation
 
 ENDED = datetime(2026, 11, 6, 20, 0, tzinfo=UTC)  # Fri 15:00 New York
 DUE = datetime(2026, 11, 16, 22, 0, tzinfo=UTC)  # Mon 16 Nov 17:00 New York (Veterans Day skipped)
@@ -37,6 +37,8 @@ def assert_nothing_stored(org, rt, app_id="a-1"):
     org.get(f"/api/v1/applications/{app_id}", expect=404)
     assert count(rt.db, InboundEvent) == 0
     assert count(rt.db, Application) == 0
+    assert count(rt.db, EventBatch) == 0  # a refused request is not even stored for later
+    assert rt.queue.count == 0
 
 
 # --- authentication ------------------------------------------------------------------------------
@@ -98,7 +100,7 @@ def test_body_over_one_megabyte_without_content_length_is_refused_and_stores_not
 def test_small_body_without_content_length_is_accepted(app, org, rt, clock):
     clock.set(ENDED)
     status, body = _post_without_content_length(app, org, json.dumps(interview_done(ENDED)).encode())
-    assert (status, body["applied"]) == (200, 1)
+    assert (status, body["state"], body["received"]) == (202, "queued", 1)
 
 
 def test_body_over_one_megabyte_without_content_length_gets_413(app, org, rt):

@@ -47,6 +47,7 @@ from plugin.models import (
     Application,
     AtsDelivery,
     CandidateReply,
+    EventBatch,
     Job,
     Notification,
     NotificationKind,
@@ -79,6 +80,7 @@ class Tenant:
     job_id: int = 0
     connection: str = ""
     delivery: int = 0
+    batch: int = 0  # a processed POST /api/v1/events batch
     reply: int = 0
     message: int = 0  # a sent candidate message with an .eml file and HTML
     loose: int = 0  # a sent internal message with no application (A only)
@@ -198,7 +200,8 @@ def _row_ids(world: World, org: Tenant) -> None:
         org.message = session.scalar(select(Notification.id).where(
             Notification.org_id == org.id, Notification.application_id == org.app_id,
             Notification.kind == "next_steps", Notification.sent_at.is_not(None)))
-    assert org.app_id and org.job_id and org.message
+        org.batch = session.scalar(select(EventBatch.id).where(EventBatch.org_id == org.id).limit(1))
+    assert org.app_id and org.job_id and org.message and org.batch
 
 
 def _loose_message(rt: runtime.Runtime, org: Tenant, at: datetime) -> None:
@@ -306,6 +309,9 @@ class Probe:
     shows: str | None = None  # what of B's own data a 2xx answer must show (else the control proves nothing)
     rows: type | None = None  # the model whose `id`s a JSON list answer holds
     check: Callable[[Any], bool] | None = None  # more about a 2xx JSON answer
+    # POST /api/v1/events only stores: a worker then applies the batch, and the answer judged is the
+    # batch's outcome (its `Location`), so what the events did to A's rows is checked too.
+    applied_by_worker: bool = False
     may_change: tuple[tuple[str, str], ...] = ()  # (table, column) of A's rows this request may touch
     typed: str | None = None  # what B itself sent and the answer may repeat (an address B typed)
 
@@ -380,8 +386,13 @@ API: dict[tuple[str, str], list[Probe]] = {
                                                      Probe("/api/v1/deliveries/{b.delivery}", 200)],
     ("POST", "/api/v1/deliveries/<int:delivery_id>/retry"): [Probe("/api/v1/deliveries/{a.delivery}/retry", 404),
                                                             Probe("/api/v1/deliveries/{b.delivery}/retry", 202)],
-    ("POST", "/api/v1/events"): [Probe("/api/v1/events", 200, json=_b_events(),
+    ("POST", "/api/v1/events"): [Probe("/api/v1/events", 200, json=_b_events(), applied_by_worker=True,
                                        check=lambda answer: answer["applied"] == 3)],
+    ("GET", "/api/v1/event-batches"): [
+        Probe("/api/v1/event-batches", 200, rows=EventBatch),
+        Probe("/api/v1/event-batches?state=processed&before_id=999999", 200, shows="{b.batch}", rows=EventBatch)],
+    ("GET", "/api/v1/event-batches/<int:batch_id>"): [Probe("/api/v1/event-batches/{a.batch}", 404),
+                                                     Probe("/api/v1/event-batches/{b.batch}", 200, shows="{b.batch}")],
     ("GET", "/api/v1/notifications"): [
         Probe("/api/v1/notifications", 200, shows=B_WORD, rows=Notification),
         Probe("/api/v1/notifications?kind=next_steps", 200, rows=Notification),
@@ -593,7 +604,7 @@ def leaks(world: World, text: str, answer: Any, probe: Probe, a_rows: Snapshot) 
         if (int(number),) in a_rows[LINKED_TABLES[kind]]:
             found.append(f"a link to A's {kind}/{number}")
     if probe.rows is not None:
-        ids = {item["id"] for item in answer} & {key[0] for key in a_rows[probe.rows.__tablename__]}
+        ids = {item.get("id", item.get("batch_id")) for item in answer} & {key[0] for key in a_rows[probe.rows.__tablename__]}
         if ids:
             found.append(f"A's {probe.rows.__tablename__} {sorted(ids)}")
     return found
@@ -601,7 +612,12 @@ def leaks(world: World, text: str, answer: Any, probe: Probe, a_rows: Snapshot) 
 
 def send(world: World, method: str, path: str, probe: Probe) -> Any:
     if path.startswith("/api/"):
-        return world.app.test_client().open(path, method=method, json=probe.json, headers=world.b.org.headers)
+        client = world.app.test_client()
+        response = client.open(path, method=method, json=probe.json, headers=world.b.org.headers)
+        if probe.applied_by_worker and response.status_code == 202:
+            run_worker(world.rt, burst=True, simple=True)
+            return client.get(response.headers["Location"], headers=world.b.org.headers)
+        return response
     if path.startswith("/dashboard/"):
         form = None if method == "GET" else {**(probe.form or {}), "csrf_token": world.b_csrf}
         return world.b_dashboard.open(path, method=method, data=form)

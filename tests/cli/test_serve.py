@@ -178,9 +178,10 @@ def test_serve_mails_an_event_posted_over_http_and_ctrl_c_leaves_no_redis(api_ke
     ended = interview_done(now - timedelta(minutes=1), candidate="c-serve", app="a-serve",
                            email="ada@example.com", timezone=_zone_near_noon(now))
     posted = serve.call("POST", "/api/v1/events", api_key, ended)
-    assert posted.status_code == 200, posted.text
+    assert posted.status_code == 202, posted.text
 
-    # Mail only appears if the sweeper's and the web thread's enqueues reach the worker's Redis.
+    # Mail only appears if the web thread's enqueue (the batch) and the sweeper's (the message) reach
+    # the worker's Redis.
     mail = _wait_for_eml(instance / "outbox", "next_steps", serve)
     assert mail["X-Ghostless-Kind"] == "next_steps"
     assert parseaddr(mail["To"])[1] == "ada@example.com"

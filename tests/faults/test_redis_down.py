@@ -1,7 +1,7 @@
 """Fault injection: Redis goes down during ingest and comes back (issue 13, "Faults").
 
 The Redis here is the test's own, a real server started, stopped and started again by the test
-(never the machine's). While it is down: the API and an ATS webhook still answer 200 and store
+(never the machine's). While it is down: the API (202) and an ATS webhook (200) still answer and store
 every event (the acknowledgement rests on the database alone), and a sweep tick fails without
 losing its claims. When a Redis is back: every stored event is applied once, every message is sent
 once, and nothing is sent twice, counted from the database and the outbox.
@@ -25,7 +25,7 @@ from standins.greenhouse import GreenhouseStandIn
 
 from plugin import runtime
 from plugin.ats.signing import hmac_sha256_hex
-from plugin.models import AtsDelivery, DeliveryState, InboundEvent, NotificationState
+from plugin.models import AtsDelivery, BatchState, DeliveryState, EventBatch, InboundEvent, NotificationState
 from plugin.processes import run_worker, sweep_once
 from plugin.sla.sweep import REQUEUE_AFTER
 from plugin.web.unavailable import RETRY_AFTER_SECONDS
@@ -79,16 +79,19 @@ def _count(rt, model, *where) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_redis_down_during_ingest_loses_nothing_and_sends_once(org, rt, clock, gh, own_redis, outbox):
-    own_redis.stop()
-    # Ingest with Redis down: the API and a signed Greenhouse webhook are acknowledged and stored.
     org.post(interview_done(START, app="a-1", candidate="c-1", interview="i-1"),
-             interview_done(START, app="a-2", candidate="c-2", interview="i-2"))
+             interview_done(START, app="a-2", candidate="c-2", interview="i-2"))  # applied while Redis is up
+    own_redis.stop()
+    # Ingest with Redis down: an API batch and a signed Greenhouse webhook are acknowledged and stored.
+    posted = org.client.post("/api/v1/events", json=interview_done(START, app="a-3", candidate="c-3", interview="i-3"),
+                             headers=org.headers)
+    assert posted.status_code == 202, posted.get_json()
     body = fixture_bytes("greenhouse", "reject_candidate.json")
     answer = org.client.post(gh["webhook_path"], data=body, headers={
         "Content-Type": "application/json", "Signature": f"sha256 {hmac_sha256_hex(SECRET, body)}",
         "Greenhouse-Event-ID": "faults-1"})
     assert answer.status_code == 200, answer.get_json()
-    assert _count(rt, InboundEvent, InboundEvent.org_id == org.id) == 2
+    assert _count(rt, EventBatch, EventBatch.state == BatchState.QUEUED) == 1
     assert _count(rt, AtsDelivery, AtsDelivery.state == DeliveryState.RECEIVED) == 1
     # A tick while Redis is down claims the thank-you mails, cannot hand them to a worker, and fails.
     with pytest.raises(Exception):  # noqa: B017 - whichever error redis-py raises for a dead server
@@ -98,16 +101,17 @@ def test_redis_down_during_ingest_loses_nothing_and_sends_once(org, rt, clock, g
 
     own_redis.start()  # a Redis again (a fresh one: nothing it held before survives)
     clock.set(START + REQUEUE_AFTER + timedelta(minutes=1))
-    for _ in range(3):  # the lost jobs are re-queued, the delivery is re-enqueued, a worker runs them
+    for _ in range(3):  # the lost jobs are re-queued, the batch and delivery re-enqueued, a worker runs them
         sweep_once(rt, clock.now())
         if rt.queue.count:
             run_worker(rt, burst=True, simple=True)
         clock.advance(timedelta(minutes=3))
     thanks = sent(rt.db, "next_steps")
     assert sorted(n.candidate_id for n in thanks) == sorted({n.candidate_id for n in thanks})
-    assert len(thanks) == 2
+    assert len(thanks) == 3
+    assert _count(rt, EventBatch, EventBatch.state == BatchState.PROCESSED) == 2
     assert _count(rt, AtsDelivery, AtsDelivery.state == DeliveryState.PROCESSED) == 1
-    assert _count(rt, InboundEvent, InboundEvent.org_id == org.id) == 3  # the webhook's event, once
+    assert _count(rt, InboundEvent, InboundEvent.org_id == org.id) == 4  # each event once
     assert len(outbox()) == len(sent(rt.db))  # one file per message sent: nothing went out twice
 
 

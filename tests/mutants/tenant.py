@@ -104,13 +104,31 @@ MUTANTS = [
         "replace": "TemplateOverride.org_id.is_not(None), TemplateOverride.kind == kind",
         "tests": TESTS,
     },
+    # GET /api/v1/event-batches
+    {
+        "name": "api-event-batches-list-without-org-filter",
+        "why": "an API key lists another organisation's batches and their events' ids",
+        "file": "plugin/api/events.py",
+        "search": "statement = select(EventBatch).where(EventBatch.org_id == current_org(session).id)",
+        "replace": "statement = select(EventBatch).where(EventBatch.org_id.is_not(None))",
+        "tests": TESTS,
+    },
+    # GET /api/v1/event-batches/<int:batch_id>
+    {
+        "name": "api-event-batch-without-org-check",
+        "why": "an API key reads another organisation's batch outcome",
+        "file": "plugin/api/events.py",
+        "search": "if batch is None or batch.org_id != current_org(session).id:",
+        "replace": "if batch is None:",
+        "tests": TESTS,
+    },
     # POST /api/v1/events
     {
         "name": "events-application-lookup-without-org-filter",
         "why": "canonical events change another organisation's application with the same ATS id",
-        "file": "plugin/sla/ledger_context.py",
-        "search": "select(Application).where(Application.org_id == self.org.id,",
-        "replace": "select(Application).where(Application.org_id.is_not(None),",
+        "file": "plugin/sla/ledger_batch.py",  # the batch reads an event's application (and the rest) by ATS id
+        "search": "rows = self.session.scalars(select(model).where(model.org_id == self.org.id,",
+        "replace": "rows = self.session.scalars(select(model).where(model.org_id.is_not(None),",
         "tests": TESTS,
     },
     # PUT /api/v1/policies/organization (B's change recomputed A's open cycle)
