@@ -366,9 +366,9 @@ def main() -> None:
 
     options = web_defaults()
     sizes = [int(s) for s in args.sizes.split(",")]
-    scratch = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     url = create_scratch(args.postgres, args.database)
     redis.Redis.from_url(args.redis).flushdb()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-ingest-"))  # logs and the instance folder
     servers: list[Server] = []
     try:
         key = prepare_app_database(url)
