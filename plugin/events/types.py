@@ -8,6 +8,7 @@ applies them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -137,10 +138,20 @@ class CanonicalEvent:
 
     def to_json(self) -> dict[str, Any]:
         """The canonical form stored in the inbound event log (ISO strings, no None values)."""
-        return _jsonable(dataclasses.asdict(self))
+        return _jsonable(self)
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _jsonable(value: Any) -> Any:
+    # Nested dataclasses directly, not through dataclasses.asdict: its deep copies were a tenth of
+    # the ledger's time for a batch (issue 14).
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: _jsonable(v) for name in _field_names(type(value))
+                if (v := getattr(value, name)) is not None}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):

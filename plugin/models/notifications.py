@@ -14,6 +14,7 @@ from plugin.models.columns import string_enum
 
 if TYPE_CHECKING:  # relationships name these classes; SQLAlchemy resolves them by name
     from plugin.models.candidates import Application, Candidate
+    from plugin.models.obligations import Obligation
 
 
 class NotificationKind(StrEnum):
@@ -157,6 +158,9 @@ class Notification(Base):
 
     application: Mapped[Application | None] = relationship()
     candidate: Mapped[Candidate | None] = relationship()
+    # Also tells a flush to insert the cycle before its messages: the ledger gives new rows their ids
+    # itself and writes a whole batch in one flush (plugin.sla.ledger_batch).
+    obligation: Mapped[Obligation | None] = relationship()
 
 
 class MailEvent(Base):

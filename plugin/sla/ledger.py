@@ -12,11 +12,14 @@ Each event family has its handlers in a sibling module: `ledger_interviews`, `le
 (the event's context, the outcome) is in `ledger_context`. This module stores each event, picks its
 handler, handles an application appearing or changing stage, and erases candidates (by event, by
 merge, or for retention).
+
+A batch (`record_events`) is applied with what it reads again and again read once up front and its
+new rows written at the commit (`ledger_batch`); `record_event` alone is a batch of one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -28,15 +31,27 @@ from plugin.models import (
     Application,
     ApplicationStatus,
     Candidate,
-    InboundEvent,
     Notification,
     Organization,
 )
-from plugin.sla import erasure, ledger_decisions, ledger_interviews, ledger_jobs, obligations
+from plugin.sla import erasure, ledger_batch, ledger_decisions, ledger_interviews, ledger_jobs, obligations
 from plugin.sla.ledger_context import APPLIED, EventContext, Outcome, ignored, is_erased
 from plugin.sla.obligations import cancel_unsent, open_obligation
 
 Handler = Callable[[EventContext], Outcome]
+
+
+def record_events(
+    session: Session, org: Organization, events: Sequence[CanonicalEvent], raws: Sequence[dict | None], *,
+    now: datetime, actor: str, source: str = "api",
+) -> list[tuple[str, Outcome | None]]:
+    """Store and apply a batch in order (the caller commits once). One result per event, as
+    `record_event` gives it; what the batch reads is read once for all its events (`ledger_batch`)."""
+    with ledger_batch.batch(session, org, events) as batch:
+        results = [_record(batch, event, raw, now=now, actor=actor, source=source)
+                   for event, raw in zip(events, raws, strict=True)]
+        batch.write_held()
+        return results
 
 
 def record_event(
@@ -44,24 +59,30 @@ def record_event(
     actor: str, source: str = "api",
 ) -> tuple[str, Outcome | None]:
     """Store and apply one event. Returns ("duplicate", None) for an id seen before."""
-    existing = session.scalar(
-        select(InboundEvent.id).where(InboundEvent.org_id == org.id, InboundEvent.event_id == event.id)
-    )
-    if existing is not None:
+    batch = ledger_batch.active(session)
+    if batch is None or batch.org.id != org.id:
+        return record_events(session, org, [event], [raw], now=now, actor=actor, source=source)[0]
+    return _record(batch, event, raw, now=now, actor=actor, source=source)
+
+
+def _record(batch: ledger_batch.LedgerBatch, event: CanonicalEvent, raw: dict | None, *, now: datetime,
+            actor: str, source: str) -> tuple[str, Outcome | None]:
+    if batch.is_stored(event.id):
         return "duplicate", None
+    session, org = batch.session, batch.org
     outcome = apply_event(session, org, event, now=now, actor=actor)
     candidate_id = event.candidate.id if event.candidate else None
     scrub = candidate_id is not None and is_erased(session, org, candidate_id)
-    session.add(
-        InboundEvent(
-            org_id=org.id, source=source, event_id=event.id, event_type=event.type.value,
-            occurred_at=event.occurred_at, received_at=now, candidate_external_id=candidate_id,
-            application_external_id=event.application.id if event.application else None,
-            raw=None if scrub else raw, canonical=None if scrub else event.to_json(),
-            outcome=outcome.outcome, detail=outcome.detail,
-        )
-    )
-    session.flush()
+    # Held by the batch and written with its other events in one statement (before any flush, so a
+    # query sees it); the batch remembers the id for duplicates within itself.
+    batch.hold_event(dict(
+        org_id=org.id, source=source, event_id=event.id, event_type=event.type.value,
+        occurred_at=event.occurred_at, received_at=now, candidate_external_id=candidate_id,
+        application_external_id=event.application.id if event.application else None,
+        raw=None if scrub else raw, canonical=None if scrub else event.to_json(),
+        outcome=outcome.outcome, detail=outcome.detail,
+    ))
+    batch.stored(event.id)
     return outcome.outcome.value, outcome
 
 
@@ -98,13 +119,9 @@ def _stage_changed(ctx: EventContext) -> Outcome:
 def _candidate_erased(ctx: EventContext) -> Outcome:
     event = ctx.event
     assert event.candidate is not None
-    candidate = ctx.session.scalar(
-        select(Candidate).where(Candidate.org_id == ctx.org.id, Candidate.external_id == event.candidate.id)
-    )
+    candidate = ctx.batch.candidate(event.candidate.id)
     if candidate is None:
-        candidate = Candidate(org_id=ctx.org.id, external_id=event.candidate.id, created_at=ctx.now)
-        ctx.session.add(candidate)
-        ctx.session.flush()
+        candidate = ctx.batch.add(Candidate(org_id=ctx.org.id, external_id=event.candidate.id, created_at=ctx.now))
     if candidate.erased_at is not None:
         return ignored("candidate already erased")
     reason = ErasureReason(event.reason) if event.reason else ErasureReason.DELETED
@@ -136,6 +153,9 @@ def _merge(ctx: EventContext, loser: Candidate, survivor_ref: CandidateRef) -> N
 
 def erase_candidate(session: Session, candidate: Candidate, *, now: datetime, actor: str, reason: str) -> None:
     """Cancel everything pending and remove the person's data; timestamps stay for the proof."""
+    batch = ledger_batch.active(session)
+    if batch is not None:
+        batch.write_held()  # the batch's events about them are scrubbed with the others
     org = session.get(Organization, candidate.org_id)
     assert org is not None
     cancel_unsent(session, org.id, reason="candidate erased", now=now, actor=actor,

@@ -3,6 +3,7 @@
 `EventContext` upserts the candidate, job and application an event names (a merged-away candidate's
 events follow the survivor), records that someone on the hiring team acted, and moves an
 application's status only when no newer event already decided it (rule 1 in `plugin.sla.ledger`).
+Rows are found through the batch being applied (`ledger_batch`), which read them once for the batch.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.audit import audit
@@ -24,6 +24,7 @@ from plugin.models import (
     JobStatus,
     Organization,
 )
+from plugin.sla import ledger_batch
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class EventContext:
 
     def __init__(self, session: Session, org: Organization, event: CanonicalEvent, now: datetime, actor: str):
         self.session, self.org, self.event, self.now, self.actor = session, org, event, now, actor
+        batch = ledger_batch.active(session)
+        assert batch is not None and batch.org.id == org.id, "events are applied through ledger.record_events"
+        self.batch = batch
 
     @property
     def at(self) -> datetime:
@@ -55,12 +59,9 @@ class EventContext:
 
     # -- upserts -------------------------------------------------------------------------------
     def candidate(self, ref: CandidateRef) -> Candidate:
-        candidate = self.session.scalar(
-            select(Candidate).where(Candidate.org_id == self.org.id, Candidate.external_id == ref.id)
-        )
+        candidate = self.batch.candidate(ref.id)
         if candidate is None:
-            candidate = Candidate(org_id=self.org.id, external_id=ref.id, created_at=self.now)
-            self.session.add(candidate)
+            candidate = self.batch.add(Candidate(org_id=self.org.id, external_id=ref.id, created_at=self.now))
         while candidate.merged_into_id is not None:  # events for a merged-away id follow the survivor
             survivor = self.session.get(Candidate, candidate.merged_into_id)
             assert survivor is not None
@@ -75,11 +76,10 @@ class EventContext:
         return candidate
 
     def job(self, ref: JobRef) -> Job:
-        job = self.session.scalar(select(Job).where(Job.org_id == self.org.id, Job.external_id == ref.id))
+        job = self.batch.job(ref.id)
         if job is None:
-            job = Job(org_id=self.org.id, external_id=ref.id, status=JobStatus.OPEN, created_at=self.now,
-                      policy_override={})
-            self.session.add(job)
+            job = self.batch.add(Job(org_id=self.org.id, external_id=ref.id, status=JobStatus.OPEN,
+                                     created_at=self.now, policy_override={}))
         for field in ("title", "department"):
             if getattr(ref, field) is not None:
                 setattr(job, field, getattr(ref, field))
@@ -97,20 +97,18 @@ class EventContext:
         assert event.application and event.candidate and event.job
         candidate = self.candidate(event.candidate)
         job = self.job(event.job)
-        app = self.session.scalar(
-            select(Application).where(Application.org_id == self.org.id,
-                                      Application.external_id == event.application.id)
-        )
+        app = self.batch.application(event.application.id)
         if app is None:
-            app = Application(org_id=self.org.id, external_id=event.application.id, candidate=candidate, job=job,
-                              status=ApplicationStatus.ACTIVE, status_changed_at=event.occurred_at,
-                              created_at=self.now)
-            self.session.add(app)
+            app = self.batch.add(Application(
+                org_id=self.org.id, external_id=event.application.id, candidate=candidate, job=job,
+                status=ApplicationStatus.ACTIVE, status_changed_at=event.occurred_at, created_at=self.now))
         else:
-            app.candidate, app.job = candidate, job
+            if app.candidate is not candidate:
+                app.candidate = candidate
+            if app.job is not job:
+                app.job = job
         if event.application.stage is not None and newer(event.occurred_at, app.stage_changed_at):
             app.stage, app.stage_changed_at = event.application.stage, event.occurred_at
-        self.session.flush()
         return app
 
     def person_acted(self, app: Application) -> None:
@@ -137,8 +135,8 @@ def newer(at: datetime, than: datetime | None, strict: bool = False) -> bool:
 
 def is_erased(session: Session, org: Organization, candidate_external_id: str) -> bool:
     """Erased for good (deleted or anonymised). A merged-away id is not: its events follow the survivor."""
-    return session.scalar(
-        select(Candidate.id).where(Candidate.org_id == org.id, Candidate.external_id == candidate_external_id,
-                                   Candidate.erased_at.is_not(None), Candidate.merged_into_id.is_(None))
-    ) is not None
+    batch = ledger_batch.active(session)
+    assert batch is not None and batch.org.id == org.id, "events are applied through ledger.record_events"
+    candidate = batch.candidate(candidate_external_id)
+    return candidate is not None and candidate.erased_at is not None and candidate.merged_into_id is None
 

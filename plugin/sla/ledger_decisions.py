@@ -22,7 +22,7 @@ from plugin.models import (
     Obligation,
     Organization,
 )
-from plugin.sla import deadlines, obligations
+from plugin.sla import deadlines, ledger_batch, obligations
 from plugin.sla.ledger_context import APPLIED, EventContext, Outcome, ignored, newer
 from plugin.sla.ledger_jobs import drop_from_closing_notices
 from plugin.sla.obligations import UNSENT, calendars, cancel_unsent, open_obligation
@@ -119,6 +119,9 @@ def rejected_before_we_knew_of_the_interview(session: Session, org: Organization
                                                            Notification.kind == NotificationKind.REJECTION).limit(1))
     if already is not None:
         return
+    batch = ledger_batch.active(session)
+    if batch is not None:
+        batch.write_held()  # the rejection may be in this batch
     rejection = session.scalar(
         select(InboundEvent.canonical).where(InboundEvent.org_id == org.id,
                                              InboundEvent.application_external_id == app.external_id,
@@ -133,11 +136,16 @@ def rejected_before_we_knew_of_the_interview(session: Session, org: Organization
 
 
 def _last_interview_end(session: Session, app: Application) -> datetime:
-    last = session.scalar(
-        select(Interview.ends_at).where(Interview.application_id == app.id,
-                                        Interview.obligation_opened_at.is_not(None))
-        .order_by(Interview.ends_at.desc()).limit(1)
-    )
+    batch = ledger_batch.active(session)
+    if batch is not None and batch.org.id == app.org_id:  # the batch has the application's interviews
+        ended = [i.ends_at for i in batch.interviews_of_app(app) if i.obligation_opened_at is not None]
+        last = max(ended) if ended else None
+    else:
+        last = session.scalar(
+            select(Interview.ends_at).where(Interview.application_id == app.id,
+                                            Interview.obligation_opened_at.is_not(None))
+            .order_by(Interview.ends_at.desc()).limit(1)
+        )
     return last or app.first_interview_ended_at or app.created_at
 
 

@@ -33,15 +33,13 @@ from plugin.sla.obligations import open_obligation
 def _interview(ctx: EventContext, app: Application) -> tuple[Interview, bool]:
     ref = ctx.event.interview
     assert ref is not None
-    interview = ctx.session.scalar(
-        select(Interview).where(Interview.org_id == ctx.org.id, Interview.external_id == ref.id)
-    )
+    interview = ctx.batch.interview(ref.id)
     created = interview is None
     if interview is None:
-        interview = Interview(org_id=ctx.org.id, external_id=ref.id, application_id=app.id,
-                              ends_at=ref.ends_at or ctx.at, status=InterviewStatus.SCHEDULED,
-                              created_at=ctx.now)
-        ctx.session.add(interview)
+        # The relationship too: a new row is not flushed before the commit, and is read through it.
+        interview = ctx.batch.add(Interview(org_id=ctx.org.id, external_id=ref.id, application_id=app.id,
+                                            application=app, ends_at=ref.ends_at or ctx.at,
+                                            status=InterviewStatus.SCHEDULED, created_at=ctx.now))
     # A reschedule older than what we already know (webhooks out of order) must not move the time.
     reschedule_is_current = created or newer(ctx.at, interview.status_changed_at)
     if ref.ends_at is not None and interview.obligation_opened_at is None and reschedule_is_current:
@@ -61,7 +59,6 @@ def interview_scheduled(ctx: EventContext) -> Outcome:
     interview, created = _interview(ctx, app)
     if created:
         interview.status_changed_at = ctx.at
-    ctx.session.flush()
     current = open_obligation(app)
     # An invitation to a further round is news for the candidate: it discharges the open cycle.
     if created and current is not None and interview.ends_at > ctx.now and ctx.at >= current.opened_at:
@@ -81,7 +78,6 @@ def interview_completed(ctx: EventContext) -> Outcome:
         interview.status, interview.status_changed_at = InterviewStatus.COMPLETED, ctx.at
     if ctx.event.interview and ctx.event.interview.ends_at is None and interview.ends_at > ctx.at:
         interview.ends_at = ctx.at  # completed earlier than planned
-    ctx.session.flush()
     if interview.status is InterviewStatus.COMPLETED:
         open_for_interview(ctx.session, ctx.org, interview, now=ctx.now, actor=ctx.actor)
     return APPLIED
@@ -94,7 +90,6 @@ def interview_cancelled(ctx: EventContext) -> Outcome:
         return ignored("interview already took place; its obligation stays open")
     if newer(ctx.at, interview.status_changed_at):
         interview.status, interview.status_changed_at = InterviewStatus.CANCELLED, ctx.at
-    ctx.session.flush()
     # The invitation to this round discharged the last cycle; with the round cancelled the candidate
     # is owed news again.
     last = ctx.session.scalar(select(Obligation).where(Obligation.application_id == app.id)
@@ -102,17 +97,15 @@ def interview_cancelled(ctx: EventContext) -> Outcome:
     if (interview.status is InterviewStatus.CANCELLED and app.status is ApplicationStatus.ACTIVE
             and last is not None and last.state is ObligationState.DISCHARGED
             and last.discharged_by == "next_interview" and app.candidate.erased_at is None
-            and not _another_round_pending(ctx.session, app)):
+            and not _another_round_pending(ctx, app)):
         obligations.open_cycle(ctx.session, ctx.org, app, anchor=ctx.at, opened_by="interview_cancelled",
                                now=ctx.now, actor=ctx.actor)
     return APPLIED
 
 
-def _another_round_pending(session: Session, app: Application) -> bool:
-    return session.scalar(
-        select(Interview.id).where(Interview.application_id == app.id, Interview.status == InterviewStatus.SCHEDULED,
-                                   Interview.obligation_opened_at.is_(None)).limit(1)
-    ) is not None
+def _another_round_pending(ctx: EventContext, app: Application) -> bool:
+    return any(i.status is InterviewStatus.SCHEDULED and i.obligation_opened_at is None
+               for i in ctx.batch.interviews_of_app(app))
 
 
 def open_for_interview(session: Session, org: Organization, interview: Interview, *, now: datetime,

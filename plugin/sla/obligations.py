@@ -2,10 +2,14 @@
 
 Also the one place that creates Notification rows, so every message has a dedupe key and an audit
 entry. Rendering and sending live in `plugin.notify`; here a message is only "who, what kind, when".
+
+While the ledger applies a batch (`ledger_batch`), the open cycle, the last cycle number and a
+cycle's unsent messages come from the batch, and new rows take their ids from it instead of a flush.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
@@ -24,7 +28,8 @@ from plugin.models import (
     Organization,
     Rung,
 )
-from plugin.sla import deadlines
+from plugin.sla import deadlines, ledger_batch
+from plugin.sla.calendar import BusinessCalendar
 from plugin.sla.deadlines import Calendars
 from plugin.sla.policy import Policy, calendar_for, policy_for
 
@@ -39,15 +44,40 @@ def calendars(org: Organization, candidate: Candidate | None) -> Calendars:
     public holidays when their country is known (a day off for either side is not counted)."""
     org_cal = calendar_for(org)
     if candidate is None:
+        return _calendars(org_cal, None, None, None)
+    return _calendars(org_cal, candidate.timezone, candidate.holiday_country, candidate.holiday_subdivision)
+
+
+@functools.lru_cache(maxsize=1024)
+def _calendars(org_cal: BusinessCalendar, timezone: str | None, country: str | None,
+               subdivision: str | None) -> Calendars:
+    """Built once per calendar and candidate locale: building one validates zones and holiday codes."""
+    if (timezone, country, subdivision) == (None, None, None):
         return Calendars(org=org_cal, candidate=org_cal)
-    candidate_cal = org_cal.with_timezone(candidate.timezone).also_observing(
-        candidate.holiday_country, candidate.holiday_subdivision)
-    return Calendars(org=org_cal, candidate=candidate_cal)
+    return Calendars(org=org_cal, candidate=org_cal.with_timezone(timezone).also_observing(country, subdivision))
+
+
+def _batch_of(session: Session, org_id: str) -> ledger_batch.LedgerBatch | None:
+    batch = ledger_batch.active(session)
+    return batch if batch is not None and batch.org.id == org_id else None
+
+
+def _add(session: Session, row: Obligation | Notification) -> None:
+    """A new row with its id: from the batch being applied, else by a flush."""
+    batch = _batch_of(session, row.org_id)
+    if batch is not None:
+        batch.add(row)
+    else:
+        session.add(row)
+        session.flush()
 
 
 def open_obligation(app: Application) -> Obligation | None:
     session = Session.object_session(app)
     assert session is not None
+    batch = _batch_of(session, app.org_id)
+    if batch is not None:
+        return batch.open_cycle(app)
     return session.scalars(
         select(Obligation).where(Obligation.application_id == app.id, Obligation.state == ObligationState.OPEN)
     ).first()
@@ -74,19 +104,22 @@ def open_cycle(
     before this cycle (`autopilot_run_after`)."""
     policy = policy_for(org, app.job)
     cals = calendars(org, app.candidate)
-    last_cycle = session.scalar(
-        select(Obligation.cycle).where(Obligation.application_id == app.id).order_by(Obligation.cycle.desc()).limit(1)
-    )
+    batch = _batch_of(session, org.id)
+    if batch is not None:
+        batch.track([app])
+        last_cycle = batch.last_cycles[app.id]
+    else:
+        last_cycle = session.scalar(select(Obligation.cycle).where(Obligation.application_id == app.id)
+                                    .order_by(Obligation.cycle.desc()).limit(1))
     obligation = Obligation(
-        org_id=org.id, application_id=app.id, cycle=(last_cycle or 0) + 1, state=ObligationState.OPEN,
-        opened_at=now, opened_by=opened_by, anchor_at=anchor, promised_on=promised_on,
+        org_id=org.id, application_id=app.id, application=app, cycle=(last_cycle or 0) + 1,
+        state=ObligationState.OPEN, opened_at=now, opened_by=opened_by, anchor_at=anchor, promised_on=promised_on,
         written_due_at=written_due_at, autopilot_run=autopilot_run, owner_email=app.job.recruiter_email,
     )
     obligation.due_at, basis = _due(obligation, app, policy, cals, now)
     obligation.due_basis = basis.value
     obligation.next_rung, obligation.next_action_at = deadlines.next_rung(None, obligation.due_at, policy, cals)
-    session.add(obligation)
-    session.flush()
+    _add(session, obligation)
     audit(session, org.id, "obligation", obligation.id, "opened", now, actor,
           after={"cycle": obligation.cycle, "due_at": obligation.due_at.isoformat(), "opened_by": opened_by,
                  "due_basis": basis.value})
@@ -114,7 +147,10 @@ def discharge(
     app = obligation.application
     org = session.get(Organization, obligation.org_id)
     assert org is not None
-    session.flush()  # the partial unique index allows one open cycle: close this one first
+    # The partial unique index allows one open cycle: this one is closed first. A flush writes each
+    # table's UPDATEs before its INSERTs, so in a batch (no flush until the commit) it holds as well.
+    if _batch_of(session, obligation.org_id) is None:
+        session.flush()
     return open_cycle(session, org, app, anchor=at, opened_by=by, now=now, actor=actor, promised_on=promised_on,
                       written_due_at=written_due_at, autopilot_run=autopilot_run_after(obligation, app) if autopilot else 0)
 
@@ -156,11 +192,7 @@ def _finish(
             obligation.breached_at = obligation.breach_reason = None
     else:
         obligation.closed_reason = reason
-    cancel_unsent(
-        session, obligation.org_id, reason=f"obligation {state.value}: {reason}", now=now, actor=actor,
-        where=[Notification.obligation_id == obligation.id,
-               Notification.kind.in_(_LADDER_KINDS)],
-    )
+    _cancel_ladder(session, obligation, reason=f"obligation {state.value}: {reason}", now=now, actor=actor)
     audit(session, obligation.org_id, "obligation", obligation.id, state.value, now, actor,
           before=before, after={"state": state.value, "reason": reason,
                                 "discharged_at": discharged_at.isoformat() if discharged_at else None})
@@ -173,6 +205,20 @@ _LADDER_KINDS = (
     NotificationKind.REMINDER_HIRING_MANAGER,
     NotificationKind.ESCALATION,
 )
+
+
+def _cancel_ladder(session: Session, obligation: Obligation, *, reason: str, now: datetime, actor: str) -> None:
+    """Cancel the cycle's unsent ladder messages; a batch knows them without a query."""
+    batch = _batch_of(session, obligation.org_id)
+    known = batch.unsent_of_cycle.get(obligation.id) if batch is not None else None
+    if known is None:
+        cancel_unsent(session, obligation.org_id, reason=reason, now=now, actor=actor,
+                      where=[Notification.obligation_id == obligation.id, Notification.kind.in_(_LADDER_KINDS)])
+        return
+    for notification in known:
+        if notification.state in UNSENT and notification.kind in _LADDER_KINDS:
+            _cancel(session, notification, obligation.org_id, reason, now, actor)
+
 
 
 def recompute(obligation: Obligation, org: Organization, now: datetime, actor: str) -> bool:
@@ -270,11 +316,13 @@ def schedule(
     """
     values = message_row(org, kind, at=at, now=now, app=app, obligation=obligation, recipient=recipient,
                          context=context, dedupe_key=dedupe_key, autopilot=autopilot)
-    if _live_dedupe_keys(session, org.id, [values["dedupe_key"]]):
+    if _live_with_key(session, org, values["dedupe_key"], obligation):
         return None
     notification = Notification(**values)
-    session.add(notification)
-    session.flush()
+    # Its relationships too: in a batch the row is not flushed before the commit, and is read through them.
+    notification.application, notification.obligation = app, obligation
+    notification.candidate = app.candidate if app is not None else None
+    _add(session, notification)
     audit(session, org.id, "notification", notification.id, "scheduled", now, actor, after=_scheduled(values))
     return notification
 
@@ -342,6 +390,19 @@ def _live_dedupe_keys(session: Session, org_id: str, keys: Iterable[str | None])
     return live
 
 
+def _live_with_key(session: Session, org: Organization, dedupe_key: str | None, obligation: Obligation | None) -> bool:
+    """A message with this dedupe key that is not cancelled exists. A key naming a cycle the batch
+    being applied opened can only be on a message the batch made: those are checked without a query."""
+    if dedupe_key is None:
+        return False
+    batch = _batch_of(session, org.id)
+    if batch is not None and obligation is not None and obligation.id in batch.new_cycles \
+            and dedupe_key.endswith(f":ob{obligation.id}"):
+        return any(n.dedupe_key == dedupe_key and n.state is not NotificationState.CANCELLED
+                   for n in batch.new_messages)
+    return bool(_live_dedupe_keys(session, org.id, [dedupe_key]))
+
+
 def _scheduled(values: dict[str, Any]) -> dict[str, Any]:
     return {"kind": values["kind"].value, "scheduled_for": values["scheduled_for"].isoformat()}
 
@@ -362,7 +423,12 @@ def cancel_unsent(
         select(Notification).where(Notification.org_id == org_id, Notification.state.in_(UNSENT), *where)
     ).all()
     for notification in rows:
-        notification.state = NotificationState.CANCELLED
-        notification.cancelled_reason = reason[:64]
-        audit(session, org_id, "notification", notification.id, "cancelled", now, actor, after={"reason": reason})
+        _cancel(session, notification, org_id, reason, now, actor)
     return len(rows)
+
+
+def _cancel(session: Session, notification: Notification, org_id: str, reason: str, now: datetime,
+            actor: str) -> None:
+    notification.state = NotificationState.CANCELLED
+    notification.cancelled_reason = reason[:64]
+    audit(session, org_id, "notification", notification.id, "cancelled", now, actor, after={"reason": reason})

@@ -6,8 +6,10 @@ Effective policy = DEFAULTS, overridden by the organisation's `policy`, overridd
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import asdict, dataclass, fields
-from datetime import time
+from datetime import date, time
 from typing import Any, Mapping
 
 from plugin.models import Job, Organization
@@ -41,11 +43,11 @@ class Policy:
         steps = self.autopilot_cadence_working_days or (self.cadence_working_days,)
         return steps[min(run, len(steps)) - 1]
 
-    @property
+    @functools.cached_property
     def send_window(self) -> SendWindow:
         return SendWindow(parse_hhmm(self.send_window_start), parse_hhmm(self.send_window_end))
 
-    @property
+    @functools.cached_property
     def reminder_at(self) -> time:
         return parse_hhmm(self.reminder_time)
 
@@ -65,9 +67,16 @@ def parse_hhmm(value: str) -> time:
 
 
 def merge_policy(*overrides: Mapping[str, Any] | None) -> Policy:
+    # The overrides are JSON columns: their JSON text is the key of the policy built from them.
+    return _merged(tuple(json.dumps(override, sort_keys=True) if override else "" for override in overrides))
+
+
+@functools.lru_cache(maxsize=1024)
+def _merged(overrides: tuple[str, ...]) -> Policy:
+    """The policy of these overrides, built once: every deadline and message asks for it."""
     values = DEFAULT_POLICY.to_dict()
     for override in overrides:
-        for key, value in (override or {}).items():
+        for key, value in (json.loads(override) if override else {}).items():
             if key in values:  # unknown keys were refused at the edge; old ones are ignored
                 values[key] = value
     return Policy(**values)
@@ -79,10 +88,14 @@ def policy_for(org: Organization, job: Job | None = None) -> Policy:
 
 def calendar_for(org: Organization) -> BusinessCalendar:
     """The organisation's business calendar (internal mail, reminders)."""
-    return BusinessCalendar(
-        timezone=org.timezone,
-        country=org.holiday_country,
-        subdivision=org.holiday_subdivision,
-        working_weekdays=frozenset(int(d) for d in org.working_weekdays.split(",") if d != ""),
-        closures=frozenset(c.day for c in org.closures),
-    )
+    return _calendar(org.timezone, org.holiday_country, org.holiday_subdivision, org.working_weekdays,
+                     frozenset(c.day for c in org.closures))
+
+
+@functools.lru_cache(maxsize=256)
+def _calendar(timezone: str, country: str | None, subdivision: str | None, weekdays: str,
+              closures: frozenset[date]) -> BusinessCalendar:
+    """Built once per configuration: building one validates the zone and the holiday codes."""
+    return BusinessCalendar(timezone=timezone, country=country, subdivision=subdivision,
+                            working_weekdays=frozenset(int(d) for d in weekdays.split(",") if d != ""),
+                            closures=closures)
