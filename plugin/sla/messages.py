@@ -107,7 +107,7 @@ def reason_not_to_send(session: Session, notification: Notification, now: dateti
             return "application is no longer rejected"
         return None
     if kind is NotificationKind.JOB_CLOSED:
-        apps = _closing_applications(session, notification)
+        apps = closing_applications(session, notification)
         if not apps:
             return "no application is still waiting on a closed job"
         return None
@@ -150,7 +150,8 @@ def _person_wrote(session: Session, obligation: Obligation) -> bool:
     ) is not None
 
 
-def _closing_applications(session: Session, notification: Notification) -> list[Application]:
+def closing_applications(session: Session, notification: Notification) -> list[Application]:
+    """The applications a closing notice still speaks for: active, on a job that is closed."""
     ids = notification.context.get("application_ids") or ([notification.application_id] if notification.application_id else [])
     # By primary key: rows already in the session (a bulk send loads a thousand notices' applications
     # at once) cost no query; the order is the notice's, so job titles read the same every time.
@@ -159,7 +160,7 @@ def _closing_applications(session: Session, notification: Notification) -> list[
 
 
 def closing_job_titles(session: Session, notification: Notification) -> list[str]:
-    return [a.job.title or "the position" for a in _closing_applications(session, notification)]
+    return [a.job.title or "the position" for a in closing_applications(session, notification)]
 
 
 def on_sent(session: Session, notification: Notification, now: datetime, actor: str,
@@ -183,7 +184,7 @@ def _discharge(session: Session, notification: Notification, *, at: datetime, no
     if not kind.discharges:
         return
     if kind is NotificationKind.JOB_CLOSED:
-        for app in _closing_applications(session, notification):
+        for app in closing_applications(session, notification):
             app.status, app.status_changed_at = ApplicationStatus.CLOSED, at
             current = obligations.open_obligation(app)
             if current is not None:
