@@ -9,8 +9,9 @@ Finding and reopening the cycle that an undelivered message had discharged is
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -54,7 +55,12 @@ def decision_pending_before(session: Session, obligation: Obligation,
     Reminders and autopilot stand down for it. The earliest pending decision is before the limit
     exactly when any is, so `pending_decision_at` answers both questions.
     """
-    decision_at = pending_decision_at(session, obligation.application_id)
+    return decision_in_time(obligation, pending_decision_at(session, obligation.application_id), now)
+
+
+def decision_in_time(obligation: Obligation, decision_at: datetime | None,
+                     now: datetime | None = None) -> datetime | None:
+    """`decision_pending_before` given the pending decision's time (the sweep reads a batch's at once)."""
     limit = obligation.due_at if now is None else max(obligation.due_at, now)
     return decision_at if decision_at is not None and decision_at <= limit else None
 
@@ -287,14 +293,29 @@ def pending_decision_at(session: Session, application_id: int) -> datetime | Non
     app = session.get(Application, application_id)
     if app is None:
         return None
-    rows = session.execute(
-        select(Notification.scheduled_for, Notification.application_id, Notification.context).where(
-            Notification.candidate_id == app.candidate_id, Notification.kind.in_(DECISION_KINDS),
-            Notification.state.in_(UNSENT))
-    ).all()
-    times = [at for at, owner, context in rows
-             if owner == application_id or application_id in ((context or {}).get("application_ids") or [])]
-    return min(times) if times else None
+    return pending_decisions_at(session, [app]).get(app.id)
+
+
+def pending_decisions_at(session: Session, apps: Sequence[Application]) -> dict[int, datetime]:
+    """`pending_decision_at` of many applications in one query (the sweep's batch): application id ->
+    when its earliest pending decision goes out; applications without one are left out."""
+    waiting: dict[int, list[tuple[datetime, int | None, dict[str, Any] | None]]] = defaultdict(list)
+    candidate_ids = sorted({app.candidate_id for app in apps})
+    if candidate_ids:
+        for candidate_id, at, owner, context in session.execute(
+            select(Notification.candidate_id, Notification.scheduled_for, Notification.application_id,
+                   Notification.context).where(
+                Notification.candidate_id.in_(candidate_ids), Notification.kind.in_(DECISION_KINDS),
+                Notification.state.in_(UNSENT))
+        ):
+            waiting[candidate_id].append((at, owner, context))
+    pending = {}
+    for app in apps:
+        times = [at for at, owner, context in waiting.get(app.candidate_id, ())
+                 if owner == app.id or app.id in ((context or {}).get("application_ids") or [])]
+        if times:
+            pending[app.id] = min(times)
+    return pending
 
 
 # -- a message whose fate is unknown -----------------------------------------------------------------

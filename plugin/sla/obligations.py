@@ -323,7 +323,8 @@ def schedule(
     notification.application, notification.obligation = app, obligation
     notification.candidate = app.candidate if app is not None else None
     _add(session, notification)
-    audit(session, org.id, "notification", notification.id, "scheduled", now, actor, after=_scheduled(values))
+    audit(session, org.id, "notification", notification.id, "scheduled", now, actor,
+          after=_scheduled(kind, values["scheduled_for"]))
     return notification
 
 
@@ -371,10 +372,14 @@ def schedule_many(session: Session, rows: list[dict[str, Any]], now: datetime, a
         fresh.append(row)
     if not fresh:
         return 0
-    ids = session.scalars(insert(Notification).returning(Notification.id, sort_by_parameter_order=True), fresh).all()
-    audit_many(session, [audit_row(row["org_id"], "notification", notification_id, "scheduled", now, actor,
-                                   after=_scheduled(row)) for notification_id, row in zip(ids, fresh, strict=True)])
-    return len(fresh)
+    # Core, not the ORM's bulk insert (which works per row), and RETURNING what the audit rows need,
+    # so the rows' order does not matter (SQLite cannot promise it for a multi-row INSERT).
+    table = Notification.__table__
+    made = session.execute(insert(table).returning(table.c.id, table.c.org_id, table.c.kind, table.c.scheduled_for),
+                           fresh).all()
+    audit_many(session, [audit_row(org_id, "notification", notification_id, "scheduled", now, actor,
+                                   after=_scheduled(kind, at)) for notification_id, org_id, kind, at in made])
+    return len(made)
 
 
 _KEYS_PER_QUERY = 500  # bound parameters in one IN list
@@ -403,8 +408,8 @@ def _live_with_key(session: Session, org: Organization, dedupe_key: str | None, 
     return bool(_live_dedupe_keys(session, org.id, [dedupe_key]))
 
 
-def _scheduled(values: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": values["kind"].value, "scheduled_for": values["scheduled_for"].isoformat()}
+def _scheduled(kind: NotificationKind, at: datetime) -> dict[str, Any]:
+    return {"kind": kind.value, "scheduled_for": at.isoformat()}
 
 
 def _inside_window(org: Organization, app: Application | None, kind: NotificationKind, at: datetime,

@@ -1,7 +1,8 @@
 """One sweep tick: act on everything that became due, through indexes, safely in parallel.
 
 1. Interviews whose end time passed without a "completed" event open their obligation.
-2. Obligations whose `next_action_at` passed take their next ladder rung.
+2. Obligations whose `next_action_at` passed take their next ladder rung, a batch at a time with a
+   few statements per batch, not per obligation (`plugin.sla.sweep_rungs`).
 3. Scheduled messages whose time came are claimed (scheduled -> queued) and handed to `dispatch`
    after the commit, so a job never runs before the row it reads exists.
 4. Messages stuck in flight are recovered: a queued row whose job was lost is dispatched again; a
@@ -23,25 +24,18 @@ from typing import Callable, Protocol, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from plugin.audit import audit
 from plugin.db import Database
 from plugin.models import (
     Interview,
     InterviewStatus,
     MailEvent,
     Notification,
-    NotificationKind,
     NotificationState,
-    Obligation,
-    ObligationState,
     Organization,
-    Rung,
 )
-from plugin.sla import breaches, deadlines, messages, undelivered
+from plugin.sla import messages, sweep_rungs
 from plugin.sla.ledger_interviews import open_for_interview
 from plugin.sla.ledger_jobs import continue_closings
-from plugin.sla.obligations import calendars
-from plugin.sla.policy import policy_for
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +43,6 @@ BATCH = 100
 MAX_ROUNDS = 1000  # a safety stop: each round makes progress, so this is never reached in practice
 REQUEUE_AFTER = timedelta(minutes=10)  # a queued message whose job did not start by then was lost
 SENDING_TIMEOUT = timedelta(minutes=15)  # a worker that claimed a message this long ago has died
-AUTOPILOT_RECHECK = timedelta(minutes=5)  # after a pending decision's send time
 # A message of unknown fate whose provider events have not come this long after it was handed over,
 # while later messages' events have, was never accepted.
 UNKNOWN_REFUTE_AFTER = timedelta(hours=1)
@@ -144,96 +137,7 @@ def _continue_job_closings(session, now: datetime, report: SweepReport) -> bool:
 
 
 def _take_due_rungs(session, now: datetime, report: SweepReport) -> bool:  # type: ignore[no-untyped-def]
-    due = session.scalars(
-        select(Obligation)
-        .where(Obligation.next_action_at <= now, Obligation.state == ObligationState.OPEN)
-        .order_by(Obligation.next_action_at).limit(BATCH).with_for_update(skip_locked=True)
-    ).all()
-    for obligation in due:
-        report.rungs[take_rung(session, obligation, now)] += 1
-    session.flush()  # raises StaleDataError here if another sweeper changed one of these rows
-    return bool(due)
-
-
-def take_rung(session, obligation: Obligation, now: datetime) -> str:  # type: ignore[no-untyped-def]
-    """Act on the obligation's next rung and move it to the one after. Returns what was done."""
-    org = session.get(Organization, obligation.org_id)
-    app = obligation.application
-    policy = policy_for(org, app.job)
-    cals = calendars(org, app.candidate)
-    rung = obligation.next_rung
-    done = rung.value
-    if rung is Rung.DEADLINE:
-        done = _record_breach(session, obligation, policy.autopilot, now)
-    elif (decision_at := messages.decision_pending_before(session, obligation)) is not None:
-        if rung is Rung.AUTOPILOT:
-            # Wait, do not skip: the decision may still be cancelled (reopened application or job),
-            # and then autopilot must step in after all. Re-check once it should have gone out.
-            obligation.next_action_at = max(now, decision_at) + AUTOPILOT_RECHECK
-            return "autopilot: waiting for the decision message"
-        done = f"{rung.value}: skipped, decision already on its way"
-    elif rung in (Rung.REMINDER_RECRUITER, Rung.REMINDER_HIRING_MANAGER):
-        done = _remind(session, org, obligation, NotificationKind(rung.value), policy, cals, now)
-    elif rung is Rung.AUTOPILOT:
-        done = _autopilot(session, org, obligation, policy, cals, now)
-    next_rung, at = deadlines.next_rung(rung, obligation.due_at, policy, cals)
-    obligation.next_rung, obligation.next_action_at = next_rung, at
-    return done
-
-
-def _remind(session, org, obligation: Obligation, kind: NotificationKind, policy, cals,  # type: ignore[no-untyped-def]
-            now: datetime) -> str:
-    """A reminder in the organisation's working hours, if it still gives the person time to act."""
-    send_at = cals.org.next_window_opening(now, policy.send_window)
-    if not deadlines.reminder_worth_sending(send_at, obligation.due_at, policy, cals):
-        return f"{kind.value}: skipped, it would arrive only when autopilot writes or the deadline passes"
-    messages.schedule_internal(session, org, kind, obligation, at=send_at, now=now, actor=ACTOR)
-    return kind.value
-
-
-def _autopilot(session, org, obligation, policy, cals, now: datetime) -> str:  # type: ignore[no-untyped-def]
-    candidate = obligation.application.candidate
-    internal_at = cals.org.next_window_opening(now, policy.send_window)  # internal mail keeps office hours
-    if obligation.at_risk or undelivered.address_undeliverable(session, candidate):
-        # Mail to this candidate bounced or could not be sent: another email to the same address
-        # would fail the same way, so a person must reach them.
-        obligation.at_risk = True
-        messages.schedule_internal(
-            session, org, NotificationKind.ESCALATION, obligation, at=internal_at, now=now, actor=ACTOR,
-            context={"reason_code": "undeliverable",
-                     "reason": "Email to this candidate could not be delivered, so autopilot will not write to "
-                               "the same address again. Please contact them another way and record the "
-                               "contact in the ATS."},
-        )
-        return "escalation: undeliverable"
-    if not policy.autopilot:
-        messages.schedule_internal(
-            session, org, NotificationKind.ESCALATION, obligation, at=internal_at, now=now, actor=ACTOR,
-            context={"reason_code": "autopilot_off", "reason": "Autopilot is off for this job and nobody has updated the candidate yet."},
-        )
-        return "escalation: autopilot off"
-    if not candidate.email:
-        obligation.at_risk = True
-        messages.schedule_internal(
-            session, org, NotificationKind.ESCALATION, obligation, at=internal_at, now=now, actor=ACTOR,
-            context={"reason_code": "no_candidate_email",
-                     "reason": "We have no email address for this candidate, so autopilot cannot update them. "
-                               "Please contact them another way."},
-        )
-        return "escalation: no candidate email"
-    send_at = cals.candidate.next_window_opening(now, policy.send_window)
-    messages.schedule_candidate(
-        session, org, NotificationKind.STATUS_UPDATE, obligation, at=send_at, now=now, actor=ACTOR, autopilot=True,
-    )
-    return "autopilot"
-
-
-def _record_breach(session, obligation: Obligation, autopilot: bool, now: datetime) -> str:  # type: ignore[no-untyped-def]
-    reason = breaches.breach_reason(session, obligation, autopilot)
-    obligation.breached_at, obligation.breach_reason = obligation.due_at, reason
-    audit(session, obligation.org_id, "obligation", obligation.id, "breached", now, ACTOR, after={"reason": reason})
-    log.warning("obligation %s breached its deadline %s (%s)", obligation.id, obligation.due_at, reason)
-    return f"breach: {reason}"
+    return sweep_rungs.take_due_rungs(session, now, ACTOR, report.rungs)
 
 
 def _claim_due_messages(session, now: datetime) -> list[int]:  # type: ignore[no-untyped-def]

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from plugin.audit import audit
@@ -45,15 +45,24 @@ def address_undeliverable(session: Session, candidate: Candidate) -> bool:
 
     Autopilot then escalates to a person instead: writing to the same address would bounce again.
     """
-    if not candidate.email:
-        return False
-    last = session.scalar(
-        select(Notification.delivery_status).where(
-            Notification.org_id == candidate.org_id, Notification.candidate_id == candidate.id,
-            Notification.recipient_email == candidate.email, Notification.delivery_status.in_(_FINAL_STATUSES),
-        ).order_by(Notification.delivery_status_at.desc(), Notification.id.desc()).limit(1)
-    )
-    return last is not None and last.undeliverable
+    return candidate.id in undeliverable_addresses(session, [candidate])
+
+
+def undeliverable_addresses(session: Session, candidates: Sequence[Candidate]) -> set[int]:
+    """The ids of those `candidates` whose current address bounced last (`address_undeliverable`),
+    in one query for the sweep's batch: each candidate's latest final delivery status to that address."""
+    ids = [c.id for c in candidates if c.email]
+    if not ids:
+        return set()
+    latest = select(
+        Notification.candidate_id, Notification.delivery_status,
+        func.row_number().over(partition_by=Notification.candidate_id,
+                               order_by=(Notification.delivery_status_at.desc(), Notification.id.desc())).label("n"),
+    ).join(Candidate, and_(Candidate.id == Notification.candidate_id, Candidate.org_id == Notification.org_id,
+                           Candidate.email == Notification.recipient_email)).where(
+        Notification.candidate_id.in_(ids), Notification.delivery_status.in_(_FINAL_STATUSES)).subquery()
+    return {candidate_id for candidate_id, status in session.execute(
+        select(latest.c.candidate_id, latest.c.delivery_status).where(latest.c.n == 1)) if status.undeliverable}
 
 
 def failure_key(notification: Notification) -> str:
