@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -42,15 +42,13 @@ KEEP_OUTCOMES = timedelta(days=7)
 Enqueue = Callable[[Sequence[int]], None]
 
 
-def store(session: Session, org_id: str, body: bytes, event_ids: list[str], *, actor: str,
-          now: datetime) -> EventBatch:
-    """Insert the validated request (flushed, so it has its id); the caller commits, then enqueues."""
-    batch = EventBatch(org_id=org_id, received_at=now, actor=actor, state=BatchState.QUEUED, attempts=0,
-                       next_attempt_at=now + LOST_JOB_GRACE, event_count=len(event_ids), event_ids=event_ids,
-                       body=body)
-    session.add(batch)
-    session.flush()
-    return batch
+def store(session: Session, org_id: str, body: bytes, event_ids: list[str], *, actor: str, now: datetime) -> int:
+    """Insert the validated request in one statement; the caller commits, then enqueues. Returns its id."""
+    return session.execute(
+        insert(EventBatch).values(org_id=org_id, received_at=now, actor=actor, state=BatchState.QUEUED, attempts=0,
+                                  next_attempt_at=now + LOST_JOB_GRACE, event_count=len(event_ids),
+                                  event_ids=event_ids, body=body)
+        .returning(EventBatch.id)).scalar_one()
 
 
 def process(db: Database, batch_id: int, *, now: datetime) -> str:

@@ -48,7 +48,7 @@ SECRET = "fuzz-webhook-secret"
 
 def _seed(org: Org, tick: Any) -> dict[str, Any]:
     """Real objects for the path parameters: what a client would actually address."""
-    org.post(interview_done(START, app="a-1", candidate="c-1", email="c-1@example.com"))
+    batch = org.post(interview_done(START, app="a-1", candidate="c-1", email="c-1@example.com"))["batch_id"]
     tick(by=timedelta(hours=1))
     gh = connect(org, "greenhouse", signing_secret=SECRET, credentials={"access_token": "tok-123"})
     body = fixture_bytes("greenhouse", "reject_candidate.json")
@@ -59,7 +59,7 @@ def _seed(org: Org, tick: Any) -> dict[str, Any]:
     reply = post_mail(org.client, org.id, inbound_fields("Ada Lovelace <c-1@example.com>")).get_json()["reply_id"]
     org.put("/api/v1/templates/status_update/overrides/en", {"subject": "News about {{ job.title }}"})
     return {"application_id": "a-1", "connection_id": gh["id"], "delivery_id": delivery, "reply_id": reply,
-            "job_id": "j-1", "kind": "status_update", "locale": "en"}
+            "job_id": "j-1", "kind": "status_update", "locale": "en", "batch_id": batch}
 
 
 def test_every_operation_answers_as_its_openapi_document_says(rt, app, client, tick):

@@ -35,8 +35,8 @@ MUTANTS = [
     {
         "name": "batches-lock-in-event-order",
         "why": "two overlapping batches lock rows in opposite orders and deadlock (caught on PostgreSQL only)",
-        "file": "plugin/api/events.py",
-        "search": "                lock_in_stable_order(session, org.id, events)\n",
+        "file": "plugin/sla/apply.py",
+        "search": "            lock_in_stable_order(session, org.id, events)\n",
         "replace": "",
         "tests": BATCHES,
     },
