@@ -4,7 +4,7 @@ The API's stored batches (`sla/event_batches.py`) and the ATS deliveries (`ats/d
 end here, so the rules of a batch hold the same way for both:
 1. the batch's advisory locks are taken in one stable order before anything is applied
    (`batch_locks`), so two overlapping batches queue up instead of deadlocking;
-2. every event is recorded (`ledger.record_event`), and the caller's `finish` marks its own row
+2. every event is recorded (`ledger.record_events`: what the batch names is read once), and the caller's `finish` marks its own row
    done in the SAME transaction: a batch is applied whole, and marked applied, or not at all;
 3. a transient conflict (a deadlock the locks could not prevent, a serialisation failure, a lock
    wait too long) or two batches racing to create the same candidate (an IntegrityError) rolls the
@@ -26,7 +26,7 @@ from plugin.db import Database
 from plugin.events.types import CanonicalEvent
 from plugin.models import Organization
 from plugin.sla.batch_locks import is_transient_conflict, lock_in_stable_order
-from plugin.sla.ledger import record_event
+from plugin.sla.ledger import record_events
 
 ATTEMPTS = 5  # the loser of a race retries; five losses in a row is a real problem worth raising
 Finish = Callable[[Session, Organization, list[dict[str, Any]]], None]
@@ -46,11 +46,10 @@ def apply_events(db: Database, org_id: str, events: Sequence[CanonicalEvent], ra
             if org is None:
                 raise LookupError(f"organisation {org_id} no longer exists")
             lock_in_stable_order(session, org.id, events)
-            results = []
-            for event, raw in zip(events, raws, strict=True):
-                status, outcome = record_event(session, org, event, raw, now=now, actor=actor, source=source)
-                results.append({"id": event.id, "type": event.type.value, "status": status,
-                                "detail": outcome.detail if outcome else None})
+            recorded = record_events(session, org, events, raws, now=now, actor=actor, source=source)
+            results = [{"id": event.id, "type": event.type.value, "status": status,
+                        "detail": outcome.detail if outcome else None}
+                       for event, (status, outcome) in zip(events, recorded, strict=True)]
             finish(session, org, results)
             session.commit()
             return results
