@@ -1,23 +1,32 @@
-"""How fast the dashboard pages answer on an organisation with 50,000 applications (issue 5, item 7).
+"""How fast the dashboard pages answer on an organisation with 50,000 applications (issue 14's goal: every
+page under 500 ms on PostgreSQL).
 
-Builds a runtime the way tests/conftest.py does, runs the Alembic migrations, seeds a large
-organisation and a small second one (bench/dashboard_seed.py), creates an admin and a
+Builds a runtime the way tests/conftest.py does, runs the Alembic migrations on a database of its own,
+seeds a large organisation and a small second one (bench/dashboard_seed.py), creates an admin and a
 department-scoped manager, signs both in through the real form (CSRF token from the page), then times
-every dashboard URL: one warm-up request, then the median and maximum of RUNS requests. Then it
-records every SQL statement one request of each page issues and explains the slowest ones: on
+every dashboard URL for both users. The pages are timed in interleaved rounds (one request of every page
+per round, after one warm-up request each), so a burst of load on the shared machine slows one request
+of many pages instead of every request of one page; each page's figure is the median over the rounds.
+Each round also times a bare request through the same app (a handler that runs `SELECT 1` and returns
+a few bytes): the floor every page pays, printed beside the pages as their ratio to it.
+
+Then it records every SQL statement one request of each page issues and explains the slowest ones: on
 PostgreSQL with EXPLAIN (ANALYZE, BUFFERS), on SQLite with EXPLAIN QUERY PLAN. Those plans say which
-index a page still lacks.
+index a page still lacks. The last lines are the slowest page and the verdict against the goal.
 
 Run on demand (not part of the test suite):
 
-    python bench/dashboard_pages.py                          # SQLite in a temporary folder, embedded Redis
-    python bench/dashboard_pages.py --applications 5000 --keep
-    GHOSTLESS_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench \\
-    GHOSTLESS_REDIS_URL=redis://127.0.0.1:6379/15 python bench/dashboard_pages.py
+    python bench/dashboard_pages.py                              # SQLite in a temporary folder
+    GHOSTLESS_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        python bench/dashboard_pages.py --database bench_dashboard    # PostgreSQL: the goal's back end
+    ... --keep          # keep the seeded database afterwards; a later run with --reuse skips seeding
 
-With GHOSTLESS_DATABASE_URL the database is DROPPED and migrated first (as the test suite does) and
-the Redis database is flushed: point them at a scratch database. Pages still being built may answer
-404 or 500: the table shows the status (and the error), the run carries on.
+On PostgreSQL, GHOSTLESS_DATABASE_URL names only the server (host, port, credentials); the script
+creates its own scratch database `--database` (the name must start with `bench`) and drops it at the
+end. It refuses a database of that name that it did not create (bench/scratch_database.py: a marker
+table says which ones it did). Redis is always the embedded one (only sign-in throttling uses it).
+Pages still being built may answer 404 or 500: the table shows the status (and the error), the run
+carries on.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -37,66 +47,107 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-import redis as redis_lib
 from sqlalchemy import event, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import scratch_database  # noqa: E402
 from dashboard_seed import DEFAULT_NOW, seed  # noqa: E402
 
 from plugin import clock as clock_module  # noqa: E402
 from plugin import create_app, runtime  # noqa: E402
-from plugin.db import Base, Database  # noqa: E402
+from plugin.accounts.orgs import create_organization  # noqa: E402
+from plugin.accounts.users import create_user  # noqa: E402
+from plugin.db import Database  # noqa: E402
 from plugin.mail.outbox import OutboxProvider  # noqa: E402
 from plugin.migrate import upgrade  # noqa: E402
-from plugin.models import Application, Candidate, Job, Obligation, Organization, Role  # noqa: E402
+from plugin.models import Application, Candidate, Job, Notification, Obligation, Organization, Role, User  # noqa: E402
 from plugin.notify.render import TemplateRenderer  # noqa: E402
-from plugin.accounts.orgs import create_organization  # noqa: E402
-from plugin.settings import Settings, normalize_database_url  # noqa: E402
-from plugin.accounts.users import create_user  # noqa: E402
+from plugin.settings import Settings  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 MANAGER_DEPARTMENT = "Engineering"
+GOAL_MS = 500.0  # issue 14: every dashboard page under 500 ms on PostgreSQL with 50,000 applications
 RUNS = 5
-URL_WIDTH = 48
-PAGE_BUDGET_SECONDS = 60  # per page and user; a CSV export of every row can take a minute on SQLite
+URL_WIDTH = 58
+PAGE_BUDGET_SECONDS = 30  # per page and user over all rounds; a page this slow needs no fifth request
 EXPLAIN_PER_PAGE = 3
 # Tables whose full scans grow with the number of applications: a Seq Scan on one of them is a finding.
 FINDING_ROWS = 1_000  # a full scan that read fewer rows is not worth an index
 BIG_TABLES = ("obligations", "applications", "notifications", "inbound_events", "candidates", "interviews",
               "mail_events", "audit_log")
+BARE_URL = "/bench-bare"  # the floor: the same app, one SELECT 1, no template
 
-# The pages to time. `{name}`, `{app_id}`, `{job_id}` and `{department}` are filled in from the seeded
-# data (something the manager may see). Extend freely: a route that does not exist yet answers 404.
+# The pages to time. `{name}`, `{app_id}`, `{job_id}`, `{note_id}` and `{department}` are filled in from
+# the seeded data (something the manager may see). Extend freely: a route that does not exist answers 404.
 URLS = (
     "/dashboard/",
     "/dashboard/?period=90",
+    "/dashboard/?period=custom&from=2026-05-22&to=2026-11-18",
     "/dashboard/?period=30&department={department}",
+    "/dashboard/?job={job_id}",
+    "/dashboard/?table=recruiter&sort=rate&dir=asc",
     "/dashboard/?export=job",
+    "/dashboard/?export=manager",
+    "/dashboard/?export=at_risk",
+    "/dashboard/?export=breached",
+    "/dashboard/?export=neglected",
     "/dashboard/applications",
     "/dashboard/applications?q={name}",
+    "/dashboard/applications?q=zz-nobody",
     "/dashboard/applications/{app_id}",
+    "/dashboard/applications/{app_id}/proof",
+    "/dashboard/messages/{note_id}/html",
     "/dashboard/compliance",
     "/dashboard/compliance/ontario-esa",
     "/dashboard/compliance/ontario-esa.csv",
     "/dashboard/compliance/proof",
     "/dashboard/compliance/proof.csv",
     "/dashboard/outbox",
+    "/dashboard/outbox/{note_id}",
     "/dashboard/settings",
+    "/dashboard/settings/policy",
+    "/dashboard/settings/jobs",
+    "/dashboard/settings/jobs/{job_id}",
+    "/dashboard/settings/calendar",
+    "/dashboard/settings/sender",
+    "/dashboard/users",
 )
+USERS = ("admin", "manager")
 
 
 @dataclass
 class Timing:
     url: str
     user: str
-    status: int
-    median_ms: float
-    max_ms: float
-    kilobytes: float
+    status: int = 0
+    durations: list[float] = field(default_factory=list)  # ms to the last byte, one per round
+    first_bytes: list[float] = field(default_factory=list)  # ms to the first byte of the body
+    kilobytes: float = 0.0
     error: str | None = None
-    runs: int = 0
+    download: bool = False  # a streamed attachment (CSV): judged by its first byte, its total shown
+
+    @property
+    def first_byte_ms(self) -> float:
+        return statistics.median(self.first_bytes)
+
+    @property
+    def judged_ms(self) -> float:
+        """What the goal is held against: the whole page, or when a download starts."""
+        return self.first_byte_ms if self.download else self.median_ms
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.durations)
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.durations)
+
+    @property
+    def page(self) -> str:
+        return f"{self.url} ({self.user})"
 
 
 @dataclass
@@ -129,96 +180,92 @@ class Recorder:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applications", type=int, default=50_000, help="applications in the big organisation")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (SQLite file) afterwards")
-    parser.add_argument("--runs", type=int, default=RUNS, help="timed requests per page and user")
+    parser.add_argument("--database", default="bench_dashboard",
+                        help="PostgreSQL: the scratch database to create on GHOSTLESS_DATABASE_URL's server")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database (or SQLite folder) afterwards")
+    parser.add_argument("--reuse", action="store_true",
+                        help="PostgreSQL: reuse a scratch database an earlier --keep run seeded (migrations still run)")
+    parser.add_argument("--runs", type=int, default=RUNS, help="timed rounds (one request of every page each)")
+    parser.add_argument("--only", default="", help="time only the URLs containing this text")
     parser.add_argument("--sql", action="store_true", help="print the whole SQL of each explained statement")
     parser.add_argument("--plans", action="store_true", help="print the whole plan of each explained statement")
     args = parser.parse_args()
     logging.disable(logging.ERROR)  # a page still being built would print a traceback per request; the table says it
 
     tmp = Path(tempfile.mkdtemp(prefix="ghostless-bench-"))
-    database_url = os.environ.get("GHOSTLESS_DATABASE_URL")
-    redis_url = os.environ.get("GHOSTLESS_REDIS_URL", "")
-    db = _fresh_database(database_url, tmp)
-    redis_connection, embedded = _redis(redis_url, tmp)
+    server_url = os.environ.get("GHOSTLESS_DATABASE_URL")
+    scratch = (scratch_database.create(server_url, args.database, script="bench/dashboard_pages.py", reuse=args.reuse)
+               if server_url else None)
+    db = Database(scratch.url if scratch else f"sqlite:///{tmp / 'bench.db'}")
+    redis_connection = runtime.start_embedded_redis(tmp)
     frozen = clock_module.FrozenClock(DEFAULT_NOW)
     previous_clock = clock_module.current()
     clock_module.install(frozen)
     try:
-        print(f"back end: {db.engine.dialect.name}{'' if database_url else ' (' + str(tmp) + ')'}; "
-              f"Redis: {'embedded' if embedded else redis_url}; clock frozen at {DEFAULT_NOW.isoformat()}")
-        org_id = _seed(db, args.applications)
+        upgrade(db)
+        where = f"database {scratch.name}{' (reused)' if scratch.reused else ''}" if scratch else str(tmp)
+        print(f"back end: {db.engine.dialect.name}, {where}; Redis: embedded; clock frozen at "
+              f"{DEFAULT_NOW.isoformat()}")
+        if args.keep:  # said now, so that the verdict stays the last line
+            print(f"--keep: {f'database {scratch.name} (--reuse it later) and ' if scratch else ''}{tmp} stay afterwards")
+        org_id = _seed_once(db, scratch, args.applications)
         targets = _targets(db, org_id)
         rt = runtime.Runtime(
             settings=Settings(instance_dir=tmp, outbox_dir=tmp / "outbox", secret_key="bench-secret",
-                              testing=False, redis_url=redis_url, database_url=db.url, log_level="WARNING"),
+                              testing=False, redis_url="", database_url=db.url, log_level="WARNING"),
             db=db, mail=OutboxProvider(tmp / "outbox", clock_module.now), renderer=TemplateRenderer(),
             _redis=redis_connection,
         )
         runtime.install(rt)
         app = create_app(runtime=rt)
         logging.disable(logging.ERROR)  # create_app configured logging again
-        errors: list[str] = []  # the exceptions behind 500s, from Flask's signal
-
-        def remember(_sender: Any, exception: BaseException, **_extra: Any) -> None:
-            first_line = (str(exception).splitlines() or [""])[0][:120]
-            errors.append(f"{type(exception).__name__}: {first_line}")
-
-        from flask import got_request_exception
-
-        got_request_exception.connect(remember, app)
-        recorder = Recorder()
-        recorder.attach(db)
-        timings: list[Timing] = []
-        captured: dict[tuple[str, str], list[Statement]] = {}
-        print(f"\n{'url':<{URL_WIDTH}}  {'user':<8} {'status':>6} {'median ms':>10} {'max ms':>9} {'KB':>8} {'runs':>4}")
-        for user in ("admin", "manager"):
-            client = app.test_client()
-            _sign_in(client, f"{user}@bench.example")
-            for pattern in URLS:
-                url = pattern.format(**targets)
-                timings.append(_time_page(client, url, user, args.runs, errors))
-                _print_row(timings[-1])
-                recorder.statements, recorder.active = [], True
-                client.get(url)
-                recorder.active = False
-                captured[(url, user)] = recorder.statements
+        _add_bare_route(app, db)
+        urls = [pattern.format(**targets) for pattern in URLS if args.only in pattern]
+        timings, captured = _measure(app, db, urls, args.runs)
         _print_errors(timings)
         _print_statement_counts(captured)
         _explain(db, captured, full_sql=args.sql, full_plans=args.plans)
+        _verdict(timings, db.engine.dialect.name)
         runtime.install(None)
     finally:
         clock_module.install(previous_clock)
-        if embedded:
-            runtime.stop_embedded_redis(redis_connection)
+        runtime.stop_embedded_redis(redis_connection)
         db.dispose()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
+        if scratch and not args.keep:
+            scratch_database.drop(scratch)
+        if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 # -- set-up -------------------------------------------------------------------------------------------
 
 
-def _fresh_database(url: str | None, tmp: Path) -> Database:
-    if url:
-        db = Database(normalize_database_url(url))
-        with db.engine.begin() as conn:  # start from nothing, so the migrations build everything
-            Base.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    else:
-        db = Database(f"sqlite:///{tmp / 'bench.db'}")
-    upgrade(db)
-    return db
+def _seed_once(db: Database, scratch: scratch_database.ScratchDatabase | None, applications: int) -> str:
+    """The big organisation's id: seeded now, or by the earlier run whose database is reused."""
+    wanted = f"{applications} applications"
+    if scratch and scratch.reused:
+        seeded, org_id = scratch.get("seeded"), scratch.get("org_id")
+        if seeded != wanted or not org_id:
+            raise SystemExit(f"database {scratch.name} holds {seeded or 'nothing seeded'}, not {wanted}: "
+                             "run without --reuse")
+        _analyze(db)
+        return org_id
+    org_id = _seed(db, applications)
+    if scratch:
+        scratch.put("seeded", wanted)
+        scratch.put("org_id", org_id)
+    return org_id
 
 
-def _redis(url: str, tmp: Path) -> tuple[redis_lib.Redis, bool]:
-    if url:
-        connection = redis_lib.Redis.from_url(url)
-        connection.flushdb()  # sign-in throttling counters from an earlier run
-        return connection, False
-    return runtime.start_embedded_redis(tmp), True
+def _analyze(db: Database) -> None:
+    if db.is_sqlite:
+        return
+    started = time.perf_counter()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # What autovacuum does to a live database's old rows: statistics for the planner, and the
+        # visibility map that lets an index-only scan skip the table (it is empty after a bulk load).
+        conn.execute(text("VACUUM ANALYZE"))
+    print(f"VACUUM ANALYZE took {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def _seed(db: Database, applications: int) -> str:
@@ -235,11 +282,7 @@ def _seed(db: Database, applications: int) -> str:
     # A second organisation, so the planner must filter by organisation and isolation costs something.
     seed(db, other_id, applications=1_000, now=now, name="Other Org")
     print(f"seeding took {time.perf_counter() - started:.1f} s in all", flush=True)
-    if not db.is_sqlite:
-        started = time.perf_counter()
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))  # what autovacuum would have done on a live database
-        print(f"ANALYZE took {time.perf_counter() - started:.1f} s", flush=True)
+    _analyze(db)
     with db.session() as session:
         org = session.get(Organization, big_id)
         assert org is not None
@@ -260,13 +303,24 @@ def _targets(db: Database, org_id: str) -> dict[str, str]:
             .where(Application.org_id == org_id, Job.department == MANAGER_DEPARTMENT)
             .group_by(Application.id, Candidate.name, Job.id).order_by(cycles.desc(), Application.id).limit(1)
         ).one()
+        note_id = session.scalar(select(func.min(Notification.id)).where(Notification.application_id == row[0]))
+        assert session.scalar(select(func.count(User.id)).where(User.org_id == org_id)) == len(USERS)
     return {"app_id": str(row[0]), "name": quote_plus(row[1] or ""), "job_id": str(row[2]),
-            "department": quote_plus(MANAGER_DEPARTMENT)}
+            "note_id": str(note_id), "department": quote_plus(MANAGER_DEPARTMENT)}
+
+
+def _add_bare_route(app: Any, db: Database) -> None:
+    """The floor of a request through this app: its hooks and headers, one SELECT 1, no template."""
+
+    def bare() -> str:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return "ok"
+
+    app.add_url_rule(BARE_URL, "bench_bare", bare)
 
 
 def _sign_in(client: Any, email: str) -> None:
-    import re
-
     page = client.get("/dashboard/sign-in")
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
     if not found:
@@ -280,27 +334,88 @@ def _sign_in(client: Any, email: str) -> None:
 # -- timing -------------------------------------------------------------------------------------------
 
 
-def _time_page(client: Any, url: str, user: str, runs: int, errors: list[str]) -> Timing:
-    errors.clear()
-    started_page = time.perf_counter()
-    client.get(url)  # warm-up: template compilation, first-use caches
-    durations: list[float] = []
-    status, size = 0, 0
-    for _ in range(runs):
-        if durations and time.perf_counter() - started_page > PAGE_BUDGET_SECONDS:
-            break  # a page that takes many seconds: fewer runs say enough (the table shows the count)
-        started = time.perf_counter()
-        response = client.get(url)
-        body = response.get_data()
-        durations.append((time.perf_counter() - started) * 1000)
-        status, size = response.status_code, len(body)
-    return Timing(url, user, status, statistics.median(durations), max(durations), size / 1024,
-                  errors[-1] if errors else None, len(durations))
+def _measure(app: Any, db: Database, urls: list[str], runs: int
+             ) -> tuple[list[Timing], dict[tuple[str, str], list[Statement]]]:
+    errors: list[str] = []  # the exceptions behind 500s, from Flask's signal
 
+    def remember(_sender: Any, exception: BaseException, **_extra: Any) -> None:
+        first_line = (str(exception).splitlines() or [""])[0][:120]
+        errors.append(f"{type(exception).__name__}: {first_line}")
 
-def _print_row(t: Timing) -> None:
-    print(f"{t.url:<{URL_WIDTH}}  {t.user:<8} {t.status:>6} {t.median_ms:>10.1f} {t.max_ms:>9.1f} {t.kilobytes:>8.1f} {t.runs:>4}",
+    from flask import got_request_exception
+
+    got_request_exception.connect(remember, app)
+    clients = {}
+    for user in USERS:
+        clients[user] = app.test_client()
+        _sign_in(clients[user], f"{user}@bench.example")
+    bare = Timing(BARE_URL, "nobody")
+    timings = [bare] + [Timing(url, user) for user in USERS for url in urls]
+    spent: dict[int, float] = defaultdict(float)
+    print(f"\n{len(timings)} pages (with the bare request), 1 warm-up request each, then {runs} interleaved rounds",
           flush=True)
+    for round_number in range(runs + 1):  # round 0 warms up: template compilation, first-use caches
+        for index, t in enumerate(timings):
+            if round_number > 1 and spent[index] > PAGE_BUDGET_SECONDS:
+                continue  # a page that takes many seconds: fewer rounds say enough (the table shows the count)
+            errors.clear()
+            started = time.perf_counter()
+            response = clients.get(t.user, clients[USERS[0]]).get(t.url)  # the view has run; a stream has not
+            chunks = iter(response.response)
+            body = next(chunks, b"")
+            first_byte = time.perf_counter() - started
+            body += b"".join(chunks)
+            elapsed = time.perf_counter() - started
+            response.close()
+            spent[index] += elapsed
+            if round_number:
+                t.durations.append(elapsed * 1000)
+                t.first_bytes.append(first_byte * 1000)
+            t.status, t.kilobytes = response.status_code, len(body) / 1024
+            t.download = "attachment" in response.headers.get("Content-Disposition", "")
+            t.error = errors[-1] if errors else t.error
+        print(f"  round {round_number or 'warm-up'} done", flush=True)
+    print(f"\n{'url':<{URL_WIDTH}}  {'user':<8} {'status':>6} {'median ms':>10} {'max ms':>9} {'x bare':>7} "
+          f"{'1st byte':>8} {'KB':>8} {'runs':>4}")
+    for t in timings:
+        ratio = t.median_ms / bare.median_ms if bare.median_ms else 0.0
+        print(f"{t.url:<{URL_WIDTH}}  {t.user:<8} {t.status:>6} {t.median_ms:>10.1f} {t.max_ms:>9.1f} {ratio:>7.0f} "
+              f"{t.first_byte_ms:>8.1f} {t.kilobytes:>8.1f} {len(t.durations):>4}", flush=True)
+    recorder = Recorder()
+    recorder.attach(db)
+    captured: dict[tuple[str, str], list[Statement]] = {}
+    for t in timings[1:]:
+        recorder.statements, recorder.active = [], True
+        clients[t.user].get(t.url)
+        recorder.active = False
+        captured[(t.url, t.user)] = recorder.statements
+    return timings, captured
+
+
+def _verdict(timings: list[Timing], dialect: str) -> None:
+    """The last lines: the slowest pages, the downloads, and every URL at or over the goal.
+
+    A page is judged by its whole answer. A download (a streamed CSV attachment of every row) is
+    judged by its first byte, when the browser starts saving it; its total time is printed beside."""
+    bare, urls = timings[0], timings[1:]
+    ranked = sorted(urls, key=lambda t: t.judged_ms, reverse=True)
+    over = [t for t in ranked if t.judged_ms >= GOAL_MS or t.status >= 500]
+    print("\nSlowest pages (median ms of the whole answer, x bare request):")
+    for t in [t for t in ranked if not t.download][:10]:
+        print(f"  {t.median_ms:8.1f}  {t.median_ms / bare.median_ms:6.0f}x  {t.page}")
+    downloads = [t for t in ranked if t.download]
+    if downloads:
+        print("Downloads (median ms to the first byte / to the last byte, size):")
+        for t in downloads:
+            print(f"  {t.first_byte_ms:8.1f} / {t.median_ms:8.1f}  {t.kilobytes / 1024:6.1f} MB  {t.page}")
+    for t in over:
+        print(f"  over the goal: {t.page} {t.judged_ms:.0f} ms{' (answered %d)' % t.status if t.status >= 500 else ''}")
+    slowest = max((t for t in urls if not t.download), key=lambda t: t.median_ms)
+    print(f"\nbare request {bare.median_ms:.1f} ms (median of {len(bare.durations)}; the machine's load shows here)")
+    print(f"slowest page: {slowest.page} {slowest.median_ms:.0f} ms, median of {len(slowest.durations)} "
+          f"({slowest.median_ms / bare.median_ms:.0f}x the bare request)")
+    verdict = "MET" if not over else f"NOT MET: {len(over)} of {len(urls)} at or over {GOAL_MS:.0f} ms or failing"
+    print(f"goal every page < {GOAL_MS:.0f} ms (downloads: first byte) on {dialect}, {len(urls)} URLs: {verdict}")
 
 
 def _print_errors(timings: list[Timing]) -> None:

@@ -144,9 +144,10 @@ def ontario_esa() -> tuple[str, int] | str:
     if filters.errors:
         return page("dashboard/compliance_ontario.html", **_ontario_context(filters, jobs)), 400
     report = OntarioReport(session, org.id, visible_jobs(viewer()), zone, filters, now())
-    summary = report.summary()
+    summary, rows = report.summary_and_rows(offset=(filters.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     pager = _pager("dashboard.ontario_esa", filters, report.count(summary, filters.status))
-    rows = list(report.rows(offset=(pager.page - 1) * PAGE_SIZE, limit=PAGE_SIZE))
+    if pager.page != filters.page:  # asked for a page past the last one: show the last one
+        summary, rows = report.summary_and_rows(offset=(pager.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return page("dashboard/compliance_ontario.html", **_ontario_context(filters, jobs), summary=summary,
                 rows=rows, pager=pager, today=report.today, timeline=_timeline_link(),
                 csv_url=url_for("dashboard.ontario_esa_csv", **filters.query_args))

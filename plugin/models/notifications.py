@@ -118,10 +118,18 @@ class Notification(Base):
         ),
         # Dashboard: proof-of-notice export for a period.
         Index("ix_notifications_org_sent", "org_id", "sent_at"),
-        # Ontario ESA report: when each application was told whether a decision was made (index-only).
-        Index("ix_notifications_told", "application_id", "sent_at", "kind", "delivery_status",
+        # Ontario ESA report (reports/compliance.py OntarioReport._sources): when each application was
+        # told whether a decision was made, read from the index alone (migration 0011).
+        Index("ix_notifications_org_told", "org_id", "application_id", "sent_at", "kind", "delivery_status",
               sqlite_where=text("state = 'sent' AND kind IN ('status_update', 'rejection', 'job_closed')"),
               postgresql_where=text("state = 'sent' AND kind IN ('status_update', 'rejection', 'job_closed')")),
+        # Proof-of-notice page (reports/proof_export.py ProofExport.count): candidate-facing messages
+        # sent (CANDIDATE_KINDS), counted from the index alone.
+        Index("ix_notifications_org_proof", "org_id", "sent_at", "application_id",
+              sqlite_where=text("state = 'sent' AND kind IN ('next_steps', 'status_update', 'rejection', "
+                                "'job_closed', 'reply_ack')"),
+              postgresql_where=text("state = 'sent' AND kind IN ('next_steps', 'status_update', 'rejection', "
+                                    "'job_closed', 'reply_ack')")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

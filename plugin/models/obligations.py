@@ -60,6 +60,13 @@ class Obligation(Base):
         # Dashboard: at risk now and still waiting past the deadline read only the open cycles.
         Index("ix_obligations_open_due", "org_id", "due_at",
               sqlite_where=text("state = 'open'"), postgresql_where=text("state = 'open'")),
+        # Ontario ESA report (reports/compliance.py OntarioReport._sources): contacts and decisions the
+        # ATS recorded without a message of ours (RECORDED_CONTACTS), read from the index alone.
+        Index("ix_obligations_org_contacts", "org_id", "application_id", "discharged_at", "discharged_by",
+              sqlite_where=text("state = 'discharged' AND discharged_by IN ('contact', 'ats_rejection', "
+                                "'job_closed', 'hired')"),
+              postgresql_where=text("state = 'discharged' AND discharged_by IN ('contact', 'ats_rejection', "
+                                    "'job_closed', 'hired')")),
         # Dashboard: applications autopilot has had to answer twice or more in a row (neglected).
         Index("ix_obligations_neglected", "org_id", "autopilot_run",
               sqlite_where=text("state = 'open' AND autopilot_run >= 2"),

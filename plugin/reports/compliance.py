@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
 )
@@ -232,19 +233,52 @@ class OntarioReport:
             self.told, self.told.c.application_id == self.interviewed.c.application_id)
 
     def summary(self) -> dict[str, int]:
+        counts = self._counts(self.in_scope, self.state_conditions, self.interviewed.c.publicly_advertised)
+        row = self.session.execute(self._joined(select(*counts.values()))).one()
+        return dict(zip(counts, (int(v) for v in row)))
+
+    def summary_and_rows(self, offset: int, limit: int) -> tuple[dict[str, int], list[EsaRow]]:
+        """The summary and one page of rows in one statement: the facts behind both (each application's
+        last interview and the first fact that told the candidate) are computed once, in a CTE, where
+        `summary()` and `rows()` would compute them twice (0.5 s each at 50,000 applications)."""
+        facts = self._joined(select(self.interviewed.c.application_id, self.interviewed.c.last_at,
+                                    self.interviewed.c.publicly_advertised, self.told.c.told_at)).cte("facts")
+        public = facts.c.publicly_advertised
+        in_scope = or_(public.is_(None), public.is_(True))
+        states: dict[str, ColumnElement[bool]] = {
+            "told": facts.c.told_at.is_not(None),
+            "overdue": and_(facts.c.told_at.is_(None), facts.c.last_at < self.cutoff),
+            "not_yet": and_(facts.c.told_at.is_(None), facts.c.last_at >= self.cutoff),
+        }
+        counts = self._counts(in_scope, states, public)
+        summary = select(*(count.label(name) for name, count in counts.items())).select_from(facts).subquery("summary")
+        rank = case((states["overdue"], 0), (facts.c.told_at.is_(None), 1), else_=2)
+        chosen = (select(facts, rank.label("rank"))
+                  .where(in_scope, *([states[self.filters.status]] if self.filters.status != "all" else []))
+                  .order_by(rank, facts.c.last_at, facts.c.application_id).offset(offset).limit(limit)
+                  .subquery("chosen"))
+        # Names for the page's rows only; the LEFT JOIN keeps the summary when the page is empty.
+        records = self.session.execute(
+            select(summary, chosen.c.application_id, chosen.c.last_at, chosen.c.publicly_advertised,
+                   chosen.c.told_at, Candidate.name, Candidate.erased_at, Job.title, Job.external_id,
+                   Application.status)
+            .select_from(summary.outerjoin(chosen, true())
+                         .outerjoin(Application, Application.id == chosen.c.application_id)
+                         .outerjoin(Job, Job.id == Application.job_id)
+                         .outerjoin(Candidate, Candidate.id == Application.candidate_id))
+            .order_by(chosen.c.rank, chosen.c.last_at, chosen.c.application_id)).all()
+        totals = {name: int(getattr(records[0], name) or 0) for name in counts}
+        page = [r for r in records if r.application_id is not None]
+        return totals, list(self._build(page, self._told_how(page)))
+
+    def _counts(self, in_scope: ColumnElement[bool], states: Mapping[str, ColumnElement[bool]],
+                public: Any) -> dict[str, Any]:
         def count(*conditions: ColumnElement[bool]) -> Any:
             return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
 
-        row = self.session.execute(self._joined(select(
-            count(self.in_scope),
-            count(self.in_scope, self.state_conditions["told"]),
-            count(self.in_scope, self.state_conditions["not_yet"]),
-            count(self.in_scope, self.state_conditions["overdue"]),
-            count(self.interviewed.c.publicly_advertised.is_(None)),
-            count(self.interviewed.c.publicly_advertised.is_(False)),
-        ))).one()
-        return dict(zip(("in_scope", "told", "not_yet", "overdue", "assumed_public", "excluded"),
-                        (int(v) for v in row)))
+        return {"in_scope": count(in_scope), "told": count(in_scope, states["told"]),
+                "not_yet": count(in_scope, states["not_yet"]), "overdue": count(in_scope, states["overdue"]),
+                "assumed_public": count(public.is_(None)), "excluded": count(public.is_(False))}
 
     def _rows_query(self) -> Select[Any]:
         told_at = self.told.c.told_at

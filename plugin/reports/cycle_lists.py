@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from plugin.models import Application, Candidate, Job, Obligation, ObligationState, Rung
 from plugin.reports import N_
-from plugin.reports.metrics import Period, candidate_label, cohort, job_label, person_label
+from plugin.reports.metrics import Period, candidate_label, job_label, person_label
 from plugin.reports.outcomes import outcome_columns
 from plugin.sla.calendar import BusinessCalendar
 from plugin.sla.policy import merge_policy
@@ -131,10 +131,12 @@ def breached(session: Session, org_id: str, where: ColumnElement[bool], period: 
              limit: int | None = None) -> list[ListRow]:
     """Cycles missed in the period, and every cycle still open past its deadline now; latest deadline first."""
     _, missed, _ = outcome_columns(now)
-    in_period = cohort(select(Obligation.id), org_id, where, period.start, period.end, now).where(missed)
     open_past_due = and_(Obligation.state == ObligationState.OPEN, Obligation.due_at < now)
+    # A miss happens at its deadline (plugin.reports.outcomes), so "missed in the period" is a range
+    # of due_at: the (org_id, due_at) index is walked from the latest deadline down until the page is full.
+    missed_in_period = and_(missed, Obligation.due_at >= period.start, Obligation.due_at < period.end)
     query = (_list_query(org_id, where)
-             .where(or_(open_past_due, Obligation.id.in_(in_period)))
+             .where(Obligation.due_at < max(now, period.end), or_(open_past_due, missed_in_period))
              .order_by(Obligation.due_at.desc(), Obligation.id.desc()))
     if limit is not None:
         query = query.limit(limit)

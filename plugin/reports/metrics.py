@@ -166,16 +166,20 @@ def cohort(query: Select[Any], org_id: str, where: ColumnElement[bool], start: d
         query.select_from(Obligation)
         .join(Application, Application.id == Obligation.application_id)
         .join(Job, Job.id == Application.job_id)
-        .where(
-            Obligation.org_id == org_id,  # lets the (org_id, due_at/discharged_at) indexes serve the range
-            or_(and_(Obligation.due_at >= start, Obligation.due_at < end),
-                and_(Obligation.discharged_at >= start, Obligation.discharged_at < end)),
-            or_(on_time, missed),
-            instant >= start,
-            instant < end,
-            where,
-        )
+        .where(Obligation.org_id == org_id, *may_fall_in(start, end), or_(on_time, missed), instant >= start,
+               instant < end, where)
     )
+
+
+def may_fall_in(start: datetime, end: datetime) -> tuple[ColumnElement[bool], ...]:
+    """A superset of the cycles whose outcome instant falls in [start, end), as plain column ranges.
+
+    The instant is `discharged_at` for an answer on time (which is at or before `due_at`) and `due_at`
+    for a miss, so it is never after `due_at`: `due_at >= start` holds for every cycle of the period,
+    and the (org_id, due_at) index serves it. PostgreSQL estimates these ranges from its statistics;
+    the exact classification (a CASE) it cannot estimate, and with it alone it guessed 85 rows for
+    48,000 and chose nested loops (3x slower at 50,000 applications)."""
+    return Obligation.due_at >= start, or_(Obligation.due_at < end, Obligation.discharged_at < end)
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -221,13 +225,20 @@ class Outcomes:
     def read(cls, session: Session, org_id: str, where: ColumnElement[bool], boundaries: Iterable[datetime],
              now: datetime) -> Outcomes:
         cuts = sorted(set(boundaries))
-        on_time, _, instant = outcome_columns(now)
-        bucket = _bucket_of(instant, cuts, 0, len(cuts) - 2)
-        query = cohort(select(Application.job_id, bucket.label("bucket"), _count(on_time), func.count(),
-                               _count(Obligation.autopilot_stepped_in.is_(True))),
-                        org_id, where, cuts[0], cuts[-1], now)
+        on_time, missed, instant = outcome_columns(now)
+        # The WHERE clause is only column ranges (see `may_fall_in`); which cycles count, and in
+        # which bucket, is decided per row here: -1 for a cycle with no outcome in the range.
+        counted = and_(or_(on_time, missed), instant >= cuts[0], instant < cuts[-1])
+        bucket = case((counted, _bucket_of(instant, cuts, 0, len(cuts) - 2)), else_=literal_column("-1"))
+        query = (select(Application.job_id, bucket.label("bucket"), _count(on_time), func.count(),
+                        _count(Obligation.autopilot_stepped_in.is_(True)))
+                 .select_from(Obligation)
+                 .join(Application, Application.id == Obligation.application_id)
+                 .join(Job, Job.id == Application.job_id)
+                 .where(Obligation.org_id == org_id, *may_fall_in(cuts[0], cuts[-1]), where))
         rows = session.execute(query.group_by(Application.job_id, literal_column("bucket"))).all()
-        return cls(cuts, {(int(job), int(b)): (int(on), int(total), int(steps)) for job, b, on, total, steps in rows})
+        return cls(cuts, {(int(job), int(b)): (int(on), int(total), int(steps))
+                          for job, b, on, total, steps in rows if int(b) >= 0})
 
     def _indexes(self, start: datetime, end: datetime) -> range:
         return range(self.boundaries.index(start), self.boundaries.index(end))
