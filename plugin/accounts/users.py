@@ -28,6 +28,11 @@ MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only stops a denial 
 INVITATION_LIFETIME = timedelta(days=7)
 
 _hasher = PasswordHasher()
+# A password Ghostless generates and prints itself (`ghostless demo`'s sign-ins: secrets.token_urlsafe,
+# 96 random bits) cannot be guessed from its hash whatever the hash costs, so argon2's lowest cost does
+# there; the first sign-in rehashes it at the full cost (verify_password). Each full-cost hash is about
+# 0.2 s of CPU, twice in every demo.
+_random_password_hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 # Verified against when the address is unknown, so a wrong address costs as long as a wrong password
 # (the response time does not tell an attacker which addresses have accounts).
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -132,13 +137,15 @@ def _check_new_address(session: Session, org: Organization, email: str) -> None:
 
 
 def create_user(session: Session, org: Organization, email: str, role: Role, *, password: str, now: datetime,
-                name: str | None = None, departments: Iterable[str] = ()) -> User:
+                name: str | None = None, departments: Iterable[str] = (), random_password: bool = False) -> User:
+    """`random_password`: the caller generated the password with `secrets` (at least 96 bits)."""
     email = normalize_email(email)
     _check_new_address(session, org, email)
     if (problem := password_problem(password)) is not None:
         raise UserError(problem, "password")
     user = User(org_id=org.id, email=email, name=clean_name(name), role=role,
-                password_hash=hash_password(password), departments=clean_departments(departments),
+                password_hash=(_random_password_hasher.hash(password) if random_password else hash_password(password)),
+                departments=clean_departments(departments),
                 created_at=now)
     session.add(user)
     session.flush()
