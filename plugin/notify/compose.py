@@ -168,12 +168,29 @@ def recipient(notification: Notification) -> tuple[str | None, str | None]:
     return notification.recipient_name, notification.recipient_email
 
 
+_OVERRIDES = "ghostless.template_overrides"  # session.info keys: see cache_lookups
+_LOCALES = "ghostless.template_locales"
+
+
+def cache_lookups(session: Session) -> None:
+    """Look each override up, and resolve each kind and language to its templates, once in this
+    session (a bulk send asks for the same ones a thousand times, and resolving reads the template
+    folder). Only for sessions that change no override: the cache is not told of changes."""
+    session.info[_OVERRIDES] = {}
+    session.info[_LOCALES] = {}
+
+
 def template_override(session: Session, notification: Notification) -> TemplateOverride | None:
     """The organisation's own wording for this message's kind and (resolved) locale, if any."""
-    return session.scalar(select(TemplateOverride).where(
-        TemplateOverride.org_id == notification.org_id, TemplateOverride.kind == notification.kind,
-        TemplateOverride.locale == (notification.locale or "en"),
-    ))
+    key = (notification.org_id, notification.kind, notification.locale or "en")
+    cache: dict[tuple[str, NotificationKind, str], TemplateOverride | None] | None = session.info.get(_OVERRIDES)
+    if cache is not None and key in cache:
+        return cache[key]
+    found = session.scalar(select(TemplateOverride).where(
+        TemplateOverride.org_id == key[0], TemplateOverride.kind == key[1], TemplateOverride.locale == key[2]))
+    if cache is not None:
+        cache[key] = found
+    return found
 
 
 def as_override(row: TemplateOverride | None) -> Override | None:
@@ -221,7 +238,13 @@ def render_inputs(session: Session, notification: Notification, now: datetime) -
     """
     rt = runtime.current()
     requested = message_locale(session, notification)
-    resolved = rt.renderer.resolve_locale(notification.kind.value, requested)
+    locales: dict[tuple[str, str | None], str] | None = session.info.get(_LOCALES)
+    key = (notification.kind.value, requested)
+    resolved = locales.get(key) if locales is not None else None
+    if resolved is None:
+        resolved = rt.renderer.resolve_locale(notification.kind.value, requested)
+        if locales is not None:
+            locales[key] = resolved
     notification.locale = resolved
     if requested and resolved != requested:
         notification.locale_fallback_from = requested

@@ -28,7 +28,7 @@ from plugin.audit import audit
 from plugin.mail.base import PermanentMailError, TransientMailError, UncertainMailError
 from plugin.models import Notification, NotificationState
 from plugin.notify import compose
-from plugin.notify.render import TemplateError
+from plugin.notify.render import RenderedMessage, TemplateError
 from plugin.sla import messages
 
 log = logging.getLogger(__name__)
@@ -81,36 +81,50 @@ def ready_to_send(session: Session, notification: Notification,
 
     (None, what it was rendered from): send it; (why not, None): it was cancelled or failed.
     """
+    outcome = still_wanted(session, notification, now)
+    if outcome is not None:
+        return outcome, None
+    try:
+        rendered, inputs = compose.render_notification(session, notification, now)
+    except TemplateError as exc:
+        messages.mark_failed(session, notification, f"Template error: {exc}", now, ACTOR)
+        return "failed: template", None
+    store_content(session, notification, rendered, now)
+    return None, inputs
+
+
+def still_wanted(session: Session, notification: Notification, now: datetime) -> str | None:
+    """The checks made right before rendering: None if it is to be sent now, else what was done
+    instead (deferred to its window, cancelled, failed for want of an address)."""
     opening = messages.send_window_opening(session, notification, now)
     if opening > now:
         # The rules hold when a message is handed to the provider, not only when it was scheduled.
         notification.state, notification.scheduled_for = NotificationState.SCHEDULED, opening
         audit(session, notification.org_id, "notification", notification.id, "deferred", now, ACTOR,
               after={"reason": "outside the send window", "scheduled_for": opening.isoformat()})
-        return f"deferred: outside the send window, until {opening.isoformat()}", None
+        return f"deferred: outside the send window, until {opening.isoformat()}"
     messages.drop_stale_promise(session, notification, now, ACTOR)
     reason = messages.reason_not_to_send(session, notification, now)
     if reason is not None:
         notification.state, notification.cancelled_reason = NotificationState.CANCELLED, reason[:64]
         audit(session, notification.org_id, "notification", notification.id, "cancelled", now, ACTOR,
               after={"reason": reason})
-        return f"cancelled: {reason}", None
+        return f"cancelled: {reason}"
     _, email = compose.recipient(notification)
     if not email:
         messages.mark_failed(session, notification, "No email address for the recipient.", now, ACTOR)
-        return "failed: no email address", None
-    try:
-        rendered, inputs = compose.render_notification(session, notification, now)
-    except TemplateError as exc:
-        messages.mark_failed(session, notification, f"Template error: {exc}", now, ACTOR)
-        return "failed: template", None
+        return "failed: no email address"
+    return None
+
+
+def store_content(session: Session, notification: Notification, rendered: RenderedMessage, now: datetime) -> None:
+    """Store what is about to be sent, exactly (committed by the caller before sending)."""
     notification.subject, notification.body_text, notification.body_html = (
         rendered.subject, rendered.text, rendered.html)
     named = compose.named_date(session, notification, now)
     if named is not None:  # what it tells the candidate becomes a promise once sent (messages.on_sent)
         notification.context = {**notification.context, "named_date": named.isoformat()}
     notification.recipient_name, notification.recipient_email = compose.recipient(notification)
-    return None, inputs
 
 
 def record_sent(session: Session, notification: Notification, provider: str, message_id: str | None,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from plugin.mail.base import Address, BulkMessage, BulkRecipient, substitute
 from plugin.mail.sendgrid import SendGridProvider
-from plugin.models import Notification, NotificationState
+from plugin.models import Application, Notification, NotificationState
 
 HOUR = timedelta(hours=1)
 
@@ -85,6 +85,53 @@ def test_each_candidate_gets_their_own_name_and_link_exactly_as_stored(org, tick
         assert personalization["to"] == [{"email": n.recipient_email, "name": n.recipient_name}]
     [hostile] = [n for n in by_id.values() if n.recipient_name == names[2]]
     assert "Hi &lt;script&gt;alert(1)&lt;/script&gt;," in hostile.body_html
+
+
+def test_a_hiring_freeze_is_one_request_each_person_reading_their_own_job(org, tick, rt, sendgrid):  # type: ignore[no-untyped-def]
+    """Notices about different jobs share one rendering: the job's title is a substitution too (issue 14:
+    50 jobs of 200 closed together were 50 requests, now ceil(10,000 / 1000))."""
+    for j in range(3):
+        for i in range(2):
+            org.post(interview_done(START, app=f"a-{j}-{i}", candidate=f"c-{j}-{i}", interview=f"i-{j}-{i}",
+                                    job=f"j-{j}", name=f"Person {j}-{i}"))
+    tick(at=START + timedelta(days=1))
+    org.post(*[event("job.closed", START + timedelta(days=1), job=f"j-{j}")
+               | {"job": {"id": f"j-{j}", "title": f"Role {j}"}} for j in range(3)])
+    tick(at=START + timedelta(days=1) + HOUR)
+    [body] = closing_requests(sendgrid)
+    assert len(body["personalizations"]) == 6 and sendgrid.contract_violations == []
+    content = {c["type"]: c["value"] for c in body["content"]}
+    with rt.db.session() as session:
+        job_of = dict(session.execute(select(Notification.id, Application.external_id)
+                                      .join(Application, Application.id == Notification.application_id)).all())
+    for personalization in body["personalizations"]:
+        n = next(n for n in sent(rt.db, "job_closed")
+                 if str(n.id) == personalization["custom_args"]["notification_id"])
+        subs = personalization["substitutions"]
+        assert substitute(content["text/plain"], subs) == n.body_text
+        assert substitute(content["text/html"], subs) == n.body_html
+        assert substitute(body["subject"], subs) == n.subject
+        assert f"the Role {job_of[n.id].split('-')[1]} position" in n.body_text
+
+
+def test_a_template_that_changes_a_name_sends_each_notice_as_rendered(org, tick, rt, sendgrid):  # type: ignore[no-untyped-def]
+    """A shared rendering stands in for a person's own only when it reads the same: an override that
+    upper-cases the name fails that check, and each notice goes out as rendered alone."""
+    override = {"body": "Dear {{ candidate.name|upper }},\n\nThe {{ jobs[0] }} position is closed."}
+    answer = org.client.put("/api/v1/templates/job_closed/overrides/en", json=override, headers=org.headers)
+    assert answer.status_code == 200, answer.get_json()
+    for i, name in enumerate(["Ada Lovelace", "Grace Hopper"]):
+        org.post(interview_done(START, app=f"a-{i}", candidate=f"c-{i}", interview=f"i-{i}", name=name))
+    close_job(org, tick, START + timedelta(days=1))
+    requests = closing_requests(sendgrid)
+    assert [len(body["personalizations"]) for body in requests] == [1, 1]
+    texts = sorted(n.body_text for n in sent(rt.db, "job_closed"))
+    assert texts[0].startswith("Dear ADA LOVELACE,") and texts[1].startswith("Dear GRACE HOPPER,")
+    for body in requests:
+        [personalization] = body["personalizations"]
+        n = next(n for n in sent(rt.db, "job_closed")
+                 if str(n.id) == personalization["custom_args"]["notification_id"])
+        assert {c["type"]: c["value"] for c in body["content"]}["text/plain"] == n.body_text
 
 
 def test_a_failing_request_is_retried_for_its_recipients_only(org, tick, rt, sendgrid):  # type: ignore[no-untyped-def]
