@@ -220,7 +220,6 @@ def _cancel_ladder(session: Session, obligation: Obligation, *, reason: str, now
             _cancel(session, notification, obligation.org_id, reason, now, actor)
 
 
-
 def recompute(obligation: Obligation, org: Organization, now: datetime, actor: str) -> bool:
     """Recompute due_at and the pending rung time after a policy, calendar or promise change.
 
