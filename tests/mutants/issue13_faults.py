@@ -41,6 +41,14 @@ MUTANTS = [
         "tests": BATCHES,
     },
     {
+        "name": "batch-applied-in-the-request",
+        "why": "POST /api/v1/events applies its batch before answering: the request's work grows with the batch",
+        "file": "plugin/api/events.py",
+        "search": 'dispatch_event_batches(current_app.extensions["ghostless"].queue, [batch_id])',
+        "replace": 'event_batches.process(current_app.extensions["ghostless"].db, batch_id, now=at)',
+        "tests": ["tests/api/test_event_batches.py"],
+    },
+    {
         "name": "database-down-is-a-500",
         "why": "an unreachable database answers 500 with a traceback instead of 503 and Retry-After",
         "file": "plugin/__init__.py",
