@@ -39,7 +39,6 @@ from flask import (
 )
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 from wtforms import ValidationError
 
@@ -148,8 +147,6 @@ bp.context_processor(template_helpers)
 @bp.before_request
 def _guard() -> Any:
     g.csp_nonce = secrets.token_urlsafe(16)
-    if request.endpoint != "dashboard.static":
-        _without_jit()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         origin = request.headers.get("Origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.host:
@@ -163,17 +160,6 @@ def _guard() -> Any:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     return None
-
-
-def _without_jit() -> None:
-    """PostgreSQL compiles a query to machine code (JIT) once its estimated cost passes
-    `jit_above_cost` (100,000 by default). The reports' GROUP BYs over an organisation's ledger pass it
-    at a few thousand applications, and compiling them cost 300-400 ms at 50,000 applications to save
-    far less (EXPLAIN ANALYZE, bench/dashboard_pages.py): the Ontario report took 1.0 s with JIT and
-    0.4 s without. SET LOCAL: this request's transaction only, nothing else on the connection."""
-    session = db()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))
 
 
 @bp.after_request
